@@ -1,0 +1,40 @@
+"""kontext-widget: Kontext.so ads for LLM chat notebooks."""
+
+from ._events import (
+    AdError,
+    AdEvent,
+    AdHeight,
+    Clicked,
+    Filled,
+    NoFill,
+    RenderCompleted,
+    RenderStarted,
+    RewardGranted,
+    VideoCompleted,
+    VideoStarted,
+    Viewed,
+)
+from ._exceptions import KontextError, SessionDestroyedError
+from ._types import Character, Message, Regulatory
+from ._version import __version__
+
+__all__ = [
+    "AdError",
+    "AdEvent",
+    "AdHeight",
+    "Character",
+    "Clicked",
+    "Filled",
+    "KontextError",
+    "Message",
+    "NoFill",
+    "Regulatory",
+    "RenderCompleted",
+    "RenderStarted",
+    "RewardGranted",
+    "SessionDestroyedError",
+    "VideoCompleted",
+    "VideoStarted",
+    "Viewed",
+    "__version__",
+]
