@@ -1,5 +1,6 @@
 """kontext-widget: Kontext.so ads for LLM chat notebooks."""
 
+from ._ad import Ad
 from ._events import (
     AdError,
     AdEvent,
@@ -15,10 +16,12 @@ from ._events import (
     Viewed,
 )
 from ._exceptions import KontextError, SessionDestroyedError
+from ._session import Session, create_session
 from ._types import Character, Message, Regulatory
 from ._version import __version__
 
 __all__ = [
+    "Ad",
     "AdError",
     "AdEvent",
     "AdHeight",
@@ -32,9 +35,11 @@ __all__ = [
     "RenderCompleted",
     "RenderStarted",
     "RewardGranted",
+    "Session",
     "SessionDestroyedError",
     "VideoCompleted",
     "VideoStarted",
     "Viewed",
     "__version__",
+    "create_session",
 ]

@@ -54,7 +54,6 @@ class AdEvent:
         return {"name": self.name, "payload": self.payload}
 
 
-
 @dataclass(frozen=True)
 class Filled(AdEvent):
     name: ClassVar[str] = "ad.filled"

@@ -1,0 +1,170 @@
+"""The ``Ad`` widget: one ad slot under one assistant message.
+
+An ``anywidget.AnyWidget`` whose synced traits carry everything the browser
+needs to run the iframe protocol on its own (the kernel may be busy running a
+cell), while every frame message is relayed back here, where
+``FrameProtocol`` turns it into public events. The browser half is
+``js/widget.ts``; the contract between the two is ``js/README.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+from IPython.display import display
+
+from ._device import browser_facts
+from ._frame_messages import FrameOutcome, FrameProtocol
+from ._frame_urls import frame_url, modal_url, origin_of
+from ._wire import Bid
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+__all__ = ["Ad"]
+
+logger = logging.getLogger("kontext_widget")
+
+_BUNDLE = Path(__file__).parent / "static" / "widget.js"
+
+
+class Ad(anywidget.AnyWidget):
+    """The ad for one assistant message and placement code.
+
+    Create it with ``Session.create_ad`` (or ``Session.render``), not directly.
+    Displaying it shows nothing until a bid is assigned to its message, then the
+    ad iframe; one iframe per ``Ad`` however many times it is displayed.
+    """
+
+    _esm = _BUNDLE
+
+    iframe_url = traitlets.Unicode("", read_only=True).tag(sync=True)
+    server_origin = traitlets.Unicode("", read_only=True).tag(sync=True)
+    modal_url = traitlets.Unicode("", read_only=True).tag(sync=True)
+    frame_context = traitlets.Dict(read_only=True).tag(sync=True)
+    code = traitlets.Unicode("", read_only=True).tag(sync=True)
+    message_id = traitlets.Unicode("", read_only=True).tag(sync=True)
+    theme = traitlets.Unicode(None, allow_none=True, read_only=True).tag(sync=True)
+    height = traitlets.Float(0.0, read_only=True).tag(sync=True)
+    visible = traitlets.Bool(False, read_only=True).tag(sync=True)
+    destroyed = traitlets.Bool(False, read_only=True).tag(sync=True)
+
+    def __init__(
+        self, session: Session, message_id: str, code: str, theme: str | None, **kwargs: Any
+    ) -> None:
+        if kwargs:
+            raise TypeError(
+                f"Ad() got unexpected arguments {sorted(kwargs)}; "
+                "create ads with session.create_ad(message_id, code=..., theme=...)"
+            )
+        super().__init__()
+        self.set_trait("message_id", message_id)
+        self.set_trait("code", code)
+        self.set_trait("theme", theme)
+        self._session = session
+        self._protocol = FrameProtocol(code, message_id)
+        self._mounted = False
+        self._lock = threading.Lock()
+        self.on_msg(self._on_front_end_message)
+
+    def __repr__(self) -> str:
+        # Stable across runs (no ids, no addresses): notebooks are compared by nbval.
+        if self.destroyed:
+            state = "destroyed"
+        elif self._protocol.bid is None:
+            state = "waiting for a bid"
+        else:
+            state = "filled"
+        theme = f", theme={self.theme!r}" if self.theme else ""
+        return f"Ad(message_id={self.message_id!r}, code={self.code!r}{theme}, state={state!r})"
+
+    @property
+    def bid_id(self) -> str | None:
+        """The bid this ad renders, once one is assigned to its message."""
+        bid = self._protocol.bid
+        return bid.bid_id if bid else None
+
+    def mount(self) -> Ad:
+        """Display the ad in the current output; an ad is mounted once."""
+        with self._lock:
+            if self._mounted:
+                raise RuntimeError(
+                    f"{self!r} is already mounted; display(ad) shows it again in another output"
+                )
+            self._mounted = True
+        display(self)  # type: ignore[no-untyped-call]
+        return self
+
+    def destroy(self) -> None:
+        """Remove the iframe from every view and release listeners. Idempotent."""
+        with self._lock:
+            if self.destroyed:
+                return
+            self.set_trait("destroyed", True)
+        self._session._forget_ad(self)
+        self.close()
+
+    # -- called by the session -------------------------------------------------
+    def _assign(self, bid: Bid, server: str, context: dict[str, Any]) -> None:
+        """Attach the bid once; later calls are no-ops (section 3.4: bids never change)."""
+        if self.destroyed or self._protocol.bid is not None:
+            return
+        self._protocol.bid = bid
+        theme = self.theme
+        with self.hold_trait_notifications():
+            self.set_trait("frame_context", context)
+            self.set_trait("server_origin", origin_of(server))
+            self.set_trait(
+                "modal_url", modal_url(server, bid.bid_id, self.code, self.message_id, theme)
+            )
+            self.set_trait(
+                "iframe_url", frame_url(server, bid.bid_id, self.code, self.message_id, theme)
+            )
+
+    def _refresh_context(self, context: dict[str, Any]) -> None:
+        if not self.destroyed and self._protocol.bid is not None:
+            self.set_trait("frame_context", context)
+
+    def _send_user_event(self, name: str, payload: object) -> None:
+        message: dict[str, Any] = {"kind": "user-event", "name": name}
+        if payload is not None:
+            message["payload"] = payload
+        self.send(message)
+
+    # -- from the browser --------------------------------------------------------
+    def _on_front_end_message(self, _widget: object, content: object, _buffers: object) -> None:
+        if self.destroyed or not isinstance(content, dict):
+            return
+        kind = content.get("kind")
+        if kind == "frame-message":
+            source = "modal" if content.get("source") == "modal" else "inline"
+            self._apply(self._protocol.handle(content.get("message"), source))
+        elif kind == "modal-timeout":
+            self._apply(self._protocol.modal_timeout())
+        elif kind == "browser-facts":
+            browser_facts.update(content.get("facts"))
+        elif kind == "click-failed":
+            url = content.get("url")
+            reason = content.get("reason")
+            self._session._report_error(
+                f"Error opening click URL: {str(url)[:256]} ({str(reason)[:128]})",
+                "Ad.click",
+                bid_id=self.bid_id,
+            )
+
+    def _apply(self, outcome: FrameOutcome) -> None:
+        if outcome.height is not None:
+            self.set_trait("height", outcome.height)
+        if outcome.visible is not None:
+            self.set_trait("visible", outcome.visible)
+        for event in outcome.events:
+            self._session._emit(event)
+        if outcome.report is not None:
+            self._session._report_error(
+                f"Malformed frame message: {outcome.report}", "Ad.onMessage", bid_id=self.bid_id
+            )

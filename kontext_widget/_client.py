@@ -1,0 +1,120 @@
+"""The ad-server client: one coroutine per endpoint over the shared httpx pool.
+
+Retry policy (PROTOCOL.md section 2), for ``/init`` and ``/preload`` only:
+network failures and 429 are retried after 1 s, 2 s, 4 s; any other status is
+returned as is. Each attempt, connect to last body byte, has its own time limit.
+Cancellation propagates untouched: a superseded preload stops at once.
+``/error`` and ``/debug`` are fire-and-forget: one attempt, failures swallowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from . import _io_loop
+from ._constants import IS_DISABLED_HEADER, PUBLISHER_TOKEN_HEADER, TIMING
+
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "RawResponse",
+    "RequestFailed",
+    "post",
+    "post_with_retry",
+    "report",
+]
+
+logger = logging.getLogger("kontext_widget")
+
+# An ad answer is a few KB; anything this large is a broken or hostile server.
+MAX_RESPONSE_BYTES = 1 << 20
+
+
+class RequestFailed(Exception):
+    """A request that failed for good: the text is what ``ad.error`` and ``/error`` say."""
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    content: bytes
+
+
+def json_headers(
+    publisher_token: str | None = None, *, is_disabled: bool | None = None
+) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    if publisher_token is not None:
+        headers[PUBLISHER_TOKEN_HEADER] = publisher_token
+    if is_disabled is not None:
+        headers[IS_DISABLED_HEADER] = "1" if is_disabled else "0"
+    return headers
+
+
+async def _read_limited(response: httpx.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise RequestFailed(f"response larger than {MAX_RESPONSE_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _attempt(url: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> RawResponse:
+    client = _io_loop.http_client()
+    async with client.stream("POST", url, json=body, headers=headers) as response:
+        return RawResponse(response.status_code, await _read_limited(response))
+
+
+async def post(
+    url: str, body: Mapping[str, Any], headers: Mapping[str, str], timeout: float
+) -> RawResponse:
+    """One attempt within ``timeout`` seconds; raises ``RequestFailed`` on network failure."""
+    try:
+        return await asyncio.wait_for(_attempt(url, body, headers), timeout)
+    except asyncio.TimeoutError:
+        raise RequestFailed(f"timed out after {timeout * 1000:.0f} ms") from None
+    except httpx.HTTPError as exc:
+        raise RequestFailed(
+            f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        ) from None
+
+
+async def post_with_retry(
+    url: str, body: Mapping[str, Any], headers: Mapping[str, str], timeout: float
+) -> RawResponse:
+    """Up to ``1 + len(TIMING.retry_waits)`` attempts; 429 and network failures are retried."""
+    waits = TIMING.retry_waits
+    for attempt in range(len(waits) + 1):
+        last = attempt == len(waits)
+        try:
+            response = await post(url, body, headers, timeout)
+        except RequestFailed:
+            if last:
+                raise
+        else:
+            if response.status != 429:
+                return response
+            if last:
+                raise RequestFailed("rate limited")
+        await asyncio.sleep(waits[attempt])
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def report(url: str, body: Mapping[str, Any]) -> None:
+    """Fire-and-forget ``/error`` or ``/debug`` POST, from any thread."""
+
+    async def send() -> None:
+        try:
+            await post(url, body, json_headers(), TIMING.report_timeout)
+        except RequestFailed as exc:
+            logger.debug("kontext-widget: report to %s failed: %s", url, exc)
+
+    _io_loop.call_soon(_io_loop.spawn, send())

@@ -1,0 +1,691 @@
+"""The session engine: messages, preloads, bid assignment and ads (PROTOCOL.md section 3).
+
+Threading model. Public methods run on the caller's thread and only record and
+schedule: they take ``_lock`` for a few microseconds and never wait on I/O.
+Network work runs on the process-wide I/O loop (``_io_loop``). Callbacks and
+ad updates go through ``_delivery`` in emission order, on the kernel's main
+thread in Jupyter. All mutable state below is guarded by ``_lock``; it is never
+held across an ``await`` or while user code runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from itertools import count
+from typing import Any
+
+from . import _client, _io_loop
+from ._ad import Ad
+from ._constants import (
+    DEFAULT_PLACEMENT_CODE,
+    DEFAULT_SERVER_URL,
+    MAX_EVENT_HISTORY,
+    MAX_MESSAGES,
+    SDK_NAME,
+    SERVER_URL_ENV,
+    TIMING,
+)
+from ._delivery import Delivery
+from ._device import device
+from ._events import AdError, AdEvent, Filled, NoFill
+from ._exceptions import SessionDestroyedError
+from ._install_id import install_id
+from ._types import Character, Message, Regulatory
+from ._wire import (
+    Bid,
+    DecodeError,
+    PreloadError,
+    PreloadFilled,
+    PreloadNoFill,
+    PreloadOutcome,
+    PreloadRequest,
+    classify_preload,
+    debug_body,
+    decode_init,
+    error_body,
+    init_body,
+)
+
+__all__ = ["Session", "create_session"]
+
+logger = logging.getLogger("kontext_widget")
+
+EventCallback = Callable[[AdEvent], None]
+DebugCallback = Callable[[str, "object | None"], None]
+
+_preload_ids = count(1)
+
+
+@dataclass
+class _Preload:
+    """One ``/preload`` made active by its debounce; owns its bids once it succeeds."""
+
+    id: int
+    track_only: bool
+    bids: tuple[Bid, ...] = ()
+    assigned_to: str | None = None
+
+
+def _require_text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must be a non-empty str")
+    return value
+
+
+def _optional_text(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
+    return value
+
+
+def _optional_instance(name: str, value: object, kind: type[Any]) -> Any:
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(
+            f"{name} must be a kontext_widget.{kind.__name__} or None, got {type(value).__name__}"
+        )
+    return value
+
+
+def _optional_callable(name: str, value: object) -> Any:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
+    return value
+
+
+def _placement_codes(value: object) -> tuple[str, ...]:
+    if value is None:
+        return (DEFAULT_PLACEMENT_CODE,)
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"enabled_placement_codes must be a list of str, got {type(value).__name__}"
+        )
+    codes: list[str] = []
+    for code in value:
+        text = _require_text("enabled_placement_codes[]", code)
+        if text not in codes:
+            codes.append(text)
+    return tuple(codes) or (DEFAULT_PLACEMENT_CODE,)
+
+
+def _server_url(value: object) -> str:
+    url = _optional_text("ad_server_url", value) or os.environ.get(SERVER_URL_ENV) or ""
+    url = url.strip() or DEFAULT_SERVER_URL
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"ad_server_url must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
+
+
+class Session:
+    """A conversation's ad session: see ``create_session``."""
+
+    def __init__(
+        self,
+        *,
+        publisher_token: str,
+        user_id: str,
+        conversation_id: str,
+        enabled_placement_codes: Sequence[str] | None = None,
+        character: Character | None = None,
+        regulatory: Regulatory | None = None,
+        user_email: str | None = None,
+        variant_id: str | None = None,
+        advertising_id: str | None = None,
+        vendor_id: str | None = None,
+        ad_server_url: str | None = None,
+        on_event: EventCallback | None = None,
+        on_debug_event: DebugCallback | None = None,
+    ) -> None:
+        self._publisher_token = _require_text("publisher_token", publisher_token)
+        self._user_id = _require_text("user_id", user_id)
+        self._conversation_id = _require_text("conversation_id", conversation_id)
+        self._codes = _placement_codes(enabled_placement_codes)
+        self._character: Character | None = _optional_instance("character", character, Character)
+        self._regulatory: Regulatory | None = _optional_instance(
+            "regulatory", regulatory, Regulatory
+        )
+        self._user_email = _optional_text("user_email", user_email)
+        self._variant_id = _optional_text("variant_id", variant_id)
+        self._advertising_id = _optional_text("advertising_id", advertising_id)
+        self._vendor_id = _optional_text("vendor_id", vendor_id)
+        self._server = _server_url(ad_server_url)
+        self._on_event: EventCallback | None = _optional_callable("on_event", on_event)
+        self._on_debug_event: DebugCallback | None = _optional_callable(
+            "on_debug_event", on_debug_event
+        )
+        self._install_id = install_id()
+
+        self._lock = threading.Lock()
+        self._delivery = Delivery()
+        self._messages: deque[Message] = deque(maxlen=MAX_MESSAGES)
+        self._events: deque[AdEvent] = deque(maxlen=MAX_EVENT_HISTORY)
+        self._session_id: str | None = None
+        self._disabled = False
+        self._destroyed = False
+        self._preload_timeout_ms = round(TIMING.preload_timeout * 1000)
+        self._report_errors = True
+        self._report_debug = False
+        # Debounce and preload (section 3.1).
+        self._debounce_deadline = 0.0
+        self._debounce_pending = False
+        self._pending_track_only = False
+        self._active: _Preload | None = None
+        self._preload_task: asyncio.Task[None] | None = None
+        self._init_task: asyncio.Task[None] | None = None
+        # Bid assignment (section 3.3) and ads (section 3.4).
+        self._assignments: dict[str, _Preload] = {}
+        self._ads: dict[tuple[str, str, str | None], Ad] = {}
+
+        self._debug("Session: created", {"conversationId": self._conversation_id})
+        self._delivery.begin()
+        _io_loop.call_soon(self._start_init)
+
+    # -- context manager and repr --------------------------------------------------
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.destroy()
+
+    def __repr__(self) -> str:
+        # Stable across runs: no server-assigned ids (nbval compares reprs).
+        if self._destroyed:
+            state = "destroyed"
+        elif self._disabled:
+            state = "disabled"
+        else:
+            state = "active"
+        return (
+            f"Session(user_id={self._user_id!r}, conversation_id={self._conversation_id!r}, "
+            f"messages={len(self._messages)}, state={state!r})"
+        )
+
+    # -- read-only state -----------------------------------------------------------
+    @property
+    def session_id(self) -> str | None:
+        """Server-assigned session id; ``None`` until a ``/preload`` answer carries one."""
+        return self._session_id
+
+    @property
+    def disabled(self) -> bool:
+        return self._disabled
+
+    @property
+    def destroyed(self) -> bool:
+        return self._destroyed
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        with self._lock:
+            return tuple(self._messages)
+
+    @property
+    def preload_timeout_ms(self) -> int:
+        return self._preload_timeout_ms
+
+    @property
+    def events(self) -> list[AdEvent]:
+        """Every event this session emitted, oldest first (the newest 1,000)."""
+        with self._lock:
+            return list(self._events)
+
+    @property
+    def ad_server_url(self) -> str:
+        return self._server
+
+    @property
+    def enabled_placement_codes(self) -> tuple[str, ...]:
+        return self._codes
+
+    # -- messages -----------------------------------------------------------------
+    def add_message(
+        self, message: Message | Mapping[str, Any], *, track_only: bool = False
+    ) -> None:
+        """Register a message; returns at once (section 3.1).
+
+        A user message (re)starts the 10 ms debounce that leads to one
+        ``/preload`` and aborts a preload still in flight; an assistant message
+        lets a pending bid attach to it.
+        """
+        msg = Message.coerce(message)
+        if not isinstance(track_only, bool):
+            raise TypeError(f"track_only must be a bool, got {type(track_only).__name__}")
+        start_task = False
+        with self._lock:
+            self._check_alive("add_message")
+            self._messages.append(msg)
+            self._assign_locked()
+            if msg.role == "user":
+                self._active = None  # stale-result guard: an older preload's answer is dropped
+                self._pending_track_only = track_only
+                if not self._disabled:
+                    self._debounce_deadline = time.monotonic() + TIMING.debounce
+                    if not self._debounce_pending:
+                        self._debounce_pending = True
+                        start_task = True
+            self._refresh_ads_locked()
+        if start_task:
+            self._delivery.begin()
+            _io_loop.call_soon(self._start_preload)
+        if self._on_debug_event is not None or self._report_debug:
+            self._debug("Session: message-added", {"id": msg.id, "role": msg.role})
+
+    # -- ads ----------------------------------------------------------------------
+    def create_ad(
+        self, message_id: str, *, code: str = DEFAULT_PLACEMENT_CODE, theme: str | None = None
+    ) -> Ad:
+        """The ``Ad`` widget for an assistant message; the same arguments give the same ad.
+
+        Ads of different codes for one message coexist; the same code with
+        another theme replaces the old ad of that code (section 11).
+        """
+        _require_text("message_id", message_id)
+        _require_text("code", code)
+        theme = _optional_text("theme", theme) or None
+        if code not in self._codes:
+            raise ValueError(
+                f"code {code!r} is not an enabled placement code of this session "
+                f"(enabled_placement_codes={list(self._codes)!r})"
+            )
+        replaced: list[Ad] = []
+        with self._lock:
+            self._check_alive("create_ad")
+            existing = self._ads.get((message_id, code, theme))
+            if existing is not None:
+                return existing
+            for key, ad in list(self._ads.items()):
+                if key[0] == message_id and key[1] == code:
+                    replaced.append(ad)
+        for ad in replaced:
+            ad.destroy()
+        ad = Ad(self, message_id, code, theme)
+        with self._lock:
+            if self._destroyed:
+                ad.destroy()
+                raise SessionDestroyedError("the session was destroyed while creating the ad")
+            self._ads[(message_id, code, theme)] = ad
+            preload = self._assignments.get(message_id)
+            context = self._frame_context_locked(ad)
+        if preload is not None:
+            self._resolve(ad, preload, context)
+        self._debug("Ad: created", {"messageId": message_id, "code": code, "theme": theme})
+        return ad
+
+    def render(
+        self, message_id: str, *, code: str = DEFAULT_PLACEMENT_CODE, theme: str | None = None
+    ) -> Ad:
+        """``create_ad`` + ``Ad.mount()``: display the ad in the current output."""
+        return self.create_ad(message_id, code=code, theme=theme).mount()
+
+    def send_user_event(
+        self,
+        name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        code: str = DEFAULT_PLACEMENT_CODE,
+    ) -> None:
+        """Post a publisher event (e.g. ``"user.typing.started"``) to the ads of ``code``."""
+        _require_text("name", name)
+        _require_text("code", code)
+        if payload is not None and not isinstance(payload, Mapping):
+            raise TypeError(f"payload must be a mapping or None, got {type(payload).__name__}")
+        with self._lock:
+            ads = [ad for key, ad in self._ads.items() if key[1] == code]
+        for ad in ads:
+            ad._send_user_event(name, dict(payload) if payload is not None else None)
+
+    # -- options ------------------------------------------------------------------
+    def update_options(
+        self,
+        *,
+        variant_id: str | None = None,
+        regulatory: Regulatory | None = None,
+        user_email: str | None = None,
+        advertising_id: str | None = None,
+        vendor_id: str | None = None,
+        **fixed: object,
+    ) -> None:
+        """Replace preload-scoped options; ``None`` leaves one unchanged (section 3.5)."""
+        if fixed:
+            names = ", ".join(sorted(fixed))
+            raise TypeError(
+                f"update_options() cannot change {names}: identity, placement and character "
+                "options are fixed for a session; create a new session with "
+                "kontext_widget.create_session(...) instead"
+            )
+        updates = {
+            "_variant_id": _optional_text("variant_id", variant_id),
+            "_regulatory": _optional_instance("regulatory", regulatory, Regulatory),
+            "_user_email": _optional_text("user_email", user_email),
+            "_advertising_id": _optional_text("advertising_id", advertising_id),
+            "_vendor_id": _optional_text("vendor_id", vendor_id),
+        }
+        with self._lock:
+            for attribute, value in updates.items():
+                if value is not None:
+                    setattr(self, attribute, value)
+
+    # -- lifecycle ------------------------------------------------------------------
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no debounce or request is pending and every event was delivered.
+
+        Inside a notebook cell this delivers the callbacks itself (the kernel's
+        main thread, where they normally run, is the one waiting).
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        return self._delivery.wait_idle(float(timeout))
+
+    def destroy(self) -> None:
+        """Cancel in-flight work, destroy every ad, stop all requests. Idempotent."""
+        with self._lock:
+            if self._destroyed:
+                return
+            self._destroyed = True
+            self._active = None
+            self._assignments.clear()
+            ads = list(self._ads.values())
+            self._ads.clear()
+        for ad in ads:
+            ad.destroy()
+        _io_loop.call_soon(self._cancel_tasks)
+        self._debug("Session: destroyed", None)
+
+    close = destroy
+
+    # -- internals: I/O loop side -----------------------------------------------------
+    def _cancel_tasks(self) -> None:
+        for task in (self._preload_task, self._init_task):
+            if task is not None:
+                task.cancel()
+
+    def _start_init(self) -> None:
+        if self._destroyed:
+            self._delivery.end()
+            return
+        self._init_task = self._track(self._run_init())
+
+    async def _run_init(self) -> None:
+        body = init_body(self._publisher_token, self._user_id, self._install_id)
+        headers = _client.json_headers(self._publisher_token)
+        try:
+            response = await _client.post_with_retry(
+                self._server + "/init", body, headers, TIMING.init_timeout
+            )
+            settings = decode_init(response.status, response.content)
+        except (_client.RequestFailed, DecodeError) as exc:
+            # The /error gate is treated as open: /init never said otherwise.
+            self._report_error(f"Error initializing session: {exc}", "Init.fetch")
+            return
+        if settings is None:
+            return
+        with self._lock:
+            if self._destroyed:
+                return
+            # Android applies the other fields even when enabled is false.
+            self._report_errors = settings.report_errors
+            self._report_debug = settings.report_debug
+            if settings.preload_timeout_ms is not None:
+                self._preload_timeout_ms = settings.preload_timeout_ms
+            if not settings.enabled and not self._disabled:
+                self._disabled = True
+                self._emit_locked(
+                    AdError(message="Session is disabled", err_code="session_disabled_by_init")
+                )
+
+    def _start_preload(self) -> None:
+        previous = self._preload_task
+        if previous is not None and not previous.done():
+            previous.cancel()  # superseded: no event, no /error (section 2)
+        self._preload_task = self._track(self._run_preload())
+
+    def _track(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Start ``coro`` and end its ``begin()`` when it finishes, even if cancelled unstarted."""
+        task = _io_loop.loop().create_task(coro)
+        task.add_done_callback(lambda _task: self._delivery.end())
+        return task
+
+    async def _run_preload(self) -> None:
+        request = await self._debounce()
+        if request is None:
+            return
+        preload, body = request
+        self._debug("Session: preload-start", {"messageCount": len(body["messages"])})
+        headers = _client.json_headers(self._publisher_token, is_disabled=preload.track_only)
+        try:
+            response = await _client.post_with_retry(
+                self._server + "/preload", body, headers, self._preload_timeout_ms / 1000
+            )
+            outcome = classify_preload(response.status, response.content, self._codes)
+        except _client.RequestFailed as exc:
+            outcome = PreloadError(str(exc), "request_failed", report=True)
+        self._apply_preload(preload, outcome)
+
+    async def _debounce(self) -> tuple[_Preload, dict[str, Any]] | None:
+        """Wait until 10 ms passed without a user message, then snapshot the request."""
+        while True:
+            with self._lock:
+                if self._destroyed:
+                    self._debounce_pending = False
+                    return None
+                remaining = self._debounce_deadline - time.monotonic()
+                if remaining <= 0:
+                    self._debounce_pending = False
+                    if self._disabled:
+                        return None
+                    preload = _Preload(next(_preload_ids), self._pending_track_only)
+                    self._active = preload
+                    return preload, self._preload_request_locked().body()
+            await asyncio.sleep(remaining)
+
+    def _preload_request_locked(self) -> PreloadRequest:
+        return PreloadRequest(
+            publisher_token=self._publisher_token,
+            user_id=self._user_id,
+            install_id=self._install_id,
+            conversation_id=self._conversation_id,
+            enabled_placement_codes=self._codes,
+            messages=tuple(self._messages),
+            device=device(),
+            session_id=self._session_id,
+            character=self._character,
+            regulatory=self._regulatory,
+            user_email=self._user_email,
+            variant_id=self._variant_id,
+            advertising_id=self._advertising_id,
+            vendor_id=self._vendor_id,
+        )
+
+    def _apply_preload(self, preload: _Preload, outcome: PreloadOutcome) -> None:
+        with self._lock:
+            if self._destroyed or self._active is not preload:
+                return  # superseded or destroyed: dropped silently (section 3.1 #7)
+            if isinstance(outcome, PreloadFilled):
+                self._session_id = outcome.session_id
+                if preload.track_only:
+                    self._active = None  # section 3.2: no ad.filled, never assigned
+                else:
+                    preload.bids = outcome.bids
+                    for bid in outcome.bids:
+                        self._emit_locked(
+                            Filled(bid_id=bid.bid_id, code=bid.code, revenue=bid.revenue)
+                        )
+                    self._assign_locked()
+            elif isinstance(outcome, PreloadNoFill):
+                if outcome.session_id is not None:
+                    self._session_id = outcome.session_id
+                self._active = None
+                self._emit_locked(NoFill(skip_code=outcome.skip_code))
+            else:
+                self._active = None
+                if outcome.permanent:
+                    self._disabled = True
+                self._emit_locked(AdError(message=outcome.message, err_code=outcome.err_code))
+        if isinstance(outcome, PreloadError) and outcome.report:
+            self._report_error(f"Error preloading ads: {outcome.message}", "Preload.fetch")
+        self._debug("Session: preload-result", {"outcome": type(outcome).__name__})
+
+    # -- internals: bid assignment and ads ----------------------------------------------
+    def _assign_locked(self) -> None:
+        """Section 3.3: attach the active preload to the last message if it is an assistant one."""
+        preload = self._active
+        if preload is None or not preload.bids or preload.assigned_to is not None:
+            return
+        if not self._messages or self._messages[-1].role != "assistant":
+            return
+        message_id = self._messages[-1].id
+        if message_id in self._assignments:
+            return
+        preload.assigned_to = message_id
+        self._assignments[message_id] = preload
+        ads = [ad for key, ad in self._ads.items() if key[0] == message_id]
+        contexts = [self._frame_context_locked(ad) for ad in ads]
+        for ad, context in zip(ads, contexts, strict=True):
+            self._delivery.post(partial(self._resolve, ad, preload, context))
+        self._debug_locked("Session: bid-assigned", {"messageId": message_id})
+
+    def _resolve(self, ad: Ad, preload: _Preload, context: dict[str, Any]) -> None:
+        bid = next((bid for bid in preload.bids if bid.code == ad.code), None)
+        if bid is not None:
+            self._guarded(ad._assign, bid, self._server, context)
+
+    def _frame_context_locked(self, ad: Ad) -> dict[str, Any]:
+        """``update-iframe`` data: the live session messages (section 11)."""
+        other_params = {"theme": ad.theme} if ad.theme else {}
+        return {
+            "messages": [message.to_wire() for message in self._messages],
+            "sdk": SDK_NAME,
+            "code": ad.code,
+            "messageId": ad.message_id,
+            "otherParams": other_params,
+        }
+
+    def _refresh_ads_locked(self) -> None:
+        for ad in self._ads.values():
+            if ad.bid_id is not None:
+                context = self._frame_context_locked(ad)
+                self._delivery.post(partial(self._guarded, ad._refresh_context, context))
+
+    def _forget_ad(self, ad: Ad) -> None:
+        with self._lock:
+            key = (ad.message_id, ad.code, ad.theme)
+            if self._ads.get(key) is ad:
+                del self._ads[key]
+        self._debug("Ad: destroyed", {"messageId": ad.message_id, "code": ad.code})
+
+    def _check_alive(self, method: str) -> None:
+        if self._destroyed:
+            raise SessionDestroyedError(
+                f"Session.{method}() called after destroy(); create a new session"
+            )
+
+    # -- internals: events, debug, errors ------------------------------------------------
+    def _emit(self, event: AdEvent) -> None:
+        with self._lock:
+            self._emit_locked(event)
+
+    def _emit_locked(self, event: AdEvent) -> None:
+        self._events.append(event)
+        if self._on_event is not None:
+            self._delivery.post(partial(self._guarded, self._on_event, event))
+
+    def _debug(self, name: str, data: object | None) -> None:
+        with self._lock:
+            self._debug_locked(name, data)
+
+    def _debug_locked(self, name: str, data: object | None) -> None:
+        callback = self._on_debug_event
+        if callback is not None:
+            self._delivery.post(partial(self._call_debug, callback, name, data))
+        if self._report_debug and not self._destroyed:
+            identity = self._identity()
+            identity["sessionId"] = self._session_id
+            _client.report(self._server + "/debug", debug_body(name, data, identity))
+
+    def _report_error(self, error: str, stack: str, *, bid_id: str | None = None) -> None:
+        logger.warning("kontext-widget: %s", error)
+        if self._report_errors and not self._destroyed:
+            identity = self._identity()
+            identity["bidId"] = bid_id
+            _client.report(self._server + "/error", error_body(error, stack, identity))
+
+    def _identity(self) -> dict[str, str | None]:
+        return {
+            "publisherToken": self._publisher_token,
+            "conversationId": self._conversation_id,
+            "userId": self._user_id,
+            "installId": self._install_id,
+        }
+
+    def _guarded(self, function: Callable[..., object], *args: object) -> None:
+        """Run user-facing code so that an exception never breaks the session."""
+        try:
+            function(*args)
+        except Exception as exc:
+            logger.exception("kontext-widget: a callback raised")
+            callback = self._on_debug_event
+            if callback is not None and function is not callback:
+                self._call_debug(
+                    callback,
+                    "Session: callback-error",
+                    {"error": repr(exc), "traceback": traceback.format_exc()},
+                )
+
+    @staticmethod
+    def _call_debug(callback: DebugCallback, name: str, data: object | None) -> None:
+        try:
+            callback(name, data)
+        except Exception:
+            logger.exception("kontext-widget: on_debug_event raised")
+
+
+def create_session(
+    *,
+    publisher_token: str,
+    user_id: str,
+    conversation_id: str,
+    enabled_placement_codes: Sequence[str] | None = None,
+    character: Character | None = None,
+    regulatory: Regulatory | None = None,
+    user_email: str | None = None,
+    variant_id: str | None = None,
+    advertising_id: str | None = None,
+    vendor_id: str | None = None,
+    ad_server_url: str | None = None,
+    on_event: EventCallback | None = None,
+    on_debug_event: DebugCallback | None = None,
+) -> Session:
+    """Start an ad session for one conversation; returns at once (``/init`` runs in the background).
+
+    ``ad_server_url`` defaults to ``$KONTEXT_AD_SERVER_URL``, else the production
+    server. ``on_event`` receives every public event, ``on_debug_event`` every
+    internal debug event; a callback that raises is logged and reported, never
+    propagated.
+    """
+    return Session(
+        publisher_token=publisher_token,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        enabled_placement_codes=enabled_placement_codes,
+        character=character,
+        regulatory=regulatory,
+        user_email=user_email,
+        variant_id=variant_id,
+        advertising_id=advertising_id,
+        vendor_id=vendor_id,
+        ad_server_url=ad_server_url,
+        on_event=on_event,
+        on_debug_event=on_debug_event,
+    )
