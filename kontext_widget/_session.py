@@ -187,6 +187,8 @@ class Session:
         # Bid assignment (section 3.3) and ads (section 3.4).
         self._assignments: dict[str, _Preload] = {}
         self._ads: dict[tuple[str, str, str | None], Ad] = {}
+        # In-package observers of events (e.g. the event log widget), after on_event.
+        self._listeners: list[EventCallback] = []
 
         self._debug("Session: created", {"conversationId": self._conversation_id})
         self._delivery.begin()
@@ -598,8 +600,14 @@ class Session:
 
     def _emit_locked(self, event: AdEvent) -> None:
         self._events.append(event)
-        if self._on_event is not None:
-            self._delivery.post(partial(self._guarded, self._on_event, event))
+        for callback in (self._on_event, *self._listeners):
+            if callback is not None:
+                self._delivery.post(partial(self._guarded, callback, event))
+
+    def _add_listener(self, listener: EventCallback) -> None:
+        """Deliver every later event to ``listener`` too, in order, on the callback thread."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def _debug(self, name: str, data: object | None) -> None:
         with self._lock:
