@@ -16,6 +16,7 @@ from ._events import (
     Viewed,
 )
 from ._exceptions import KontextError, SessionDestroyedError
+from ._local_server import LocalAdServer
 from ._session import Session, create_session
 from ._types import Character, Message, Regulatory
 from ._version import __version__
@@ -29,6 +30,7 @@ __all__ = [
     "Clicked",
     "Filled",
     "KontextError",
+    "LocalAdServer",
     "Message",
     "NoFill",
     "Regulatory",
