@@ -1,0 +1,84 @@
+"""The ``kontext-widget`` console script.
+
+``kontext-widget serve`` runs ``LocalAdServer`` in the foreground so a notebook, a
+browser or another process can use an offline ad server. The URL is the first line
+printed (and flushed), which lets scripts and tests read it from a pipe. Subcommands
+live in argparse subparsers so more (``demo``) can be added beside ``serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from ._local_server import LocalAdServer
+from ._version import __version__
+
+__all__ = ["main"]
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kontext-widget",
+        description="Kontext.so ads for LLM chat notebooks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the offline local ad server",
+        description="Run the offline Kontext ad server (LocalAdServer) until interrupted. "
+        "The first line printed is its URL, for ad_server_url=...",
+    )
+    serve.add_argument("--port", type=int, default=0, help="port to bind (default 0: a free port)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (the server has no authentication)",
+    )
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        server = LocalAdServer(args.host, args.port, allow_remote=args.allow_remote)
+        server.start()
+    except (ValueError, OSError) as exc:
+        print(f"kontext-widget serve: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print(server.url, flush=True)
+        print("Local Kontext ad server running; press Ctrl+C to stop.", file=sys.stderr)
+        # Event.wait with a timeout keeps the main thread responsive to Ctrl+C.
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kontext-widget`` console script; returns the exit status."""
+    args = _build_parser().parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The ``kontext-widget`` console script, run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kontext_widget._cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_serve(*extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "kontext_widget._cli", "serve", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_serve_prints_url_serves_and_stops_on_sigterm() -> None:
+    process = run_serve("--port", "0")
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert not url.endswith("/")
+        body = {
+            "publisherToken": "p",
+            "userId": "u",
+            "conversationId": "c",
+            "enabledPlacementCodes": ["inlineAd"],
+            "messages": [],
+        }
+        response = httpx.post(
+            url + "/preload", json=body, headers={"Kontextso-Publisher-Token": "p"}, timeout=5
+        )
+        assert response.status_code == 200
+        assert response.json()["bids"][0]["code"] == "inlineAd"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_serve_stops_on_ctrl_c() -> None:
+    process = run_serve()
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("http://127.0.0.1:")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_serve_refuses_a_remote_host_without_allow_remote(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "allow_remote" in capsys.readouterr().err
+
+
+def test_a_subcommand_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    assert "serve" in capsys.readouterr().err
