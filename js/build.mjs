@@ -1,0 +1,54 @@
+/**
+ * Builds kontext_widget/static/widget.js, or with --check verifies that the
+ * committed bundle is exactly what the sources build to. The bundle is committed
+ * so that `pip install` from a clone needs no Node; CI runs the check so it
+ * cannot go stale. esbuild is pinned in package.json, which keeps output stable.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const outfile = resolve(root, "kontext_widget/static/widget.js");
+const check = process.argv.includes("--check");
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: ["js/widget.ts"],
+  outfile,
+  write: false,
+  bundle: true,
+  format: "esm",
+  target: "es2020",
+  minify: true,
+  legalComments: "none",
+  charset: "utf8",
+  // Notebook pages may load RequireJS; keep any UMD-style code from calling it.
+  define: { "define.amd": "false" },
+  banner: { js: "// kontext-widget front end. Generated from js/ by `npm run build`; do not edit." },
+  logLevel: "warning",
+});
+
+const bundle = result.outputFiles[0].contents;
+const shown = relative(root, outfile);
+
+if (check) {
+  let committed;
+  try {
+    committed = await readFile(outfile);
+  } catch {
+    console.error(`${shown} is missing; run \`npm run build\` and commit it.`);
+    process.exit(1);
+  }
+  if (!committed.equals(Buffer.from(bundle))) {
+    console.error(`${shown} is out of date with js/; run \`npm run build\` and commit it.`);
+    process.exit(1);
+  }
+  console.log(`${shown} is up to date.`);
+} else {
+  await writeFile(outfile, bundle);
+  const gzipped = gzipSync(bundle, { level: 9 }).length;
+  console.log(`${shown}: ${bundle.length} bytes minified, ${gzipped} bytes gzipped.`);
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { acceptMessage, parseEnvelope, toJsonSafe, type AcceptanceContext } from "./protocol";
+
+const inlineWindow = { name: "inline" } as unknown as Window;
+const modalWindow = { name: "modal" } as unknown as Window;
+const context: AcceptanceContext = {
+  serverOrigin: "https://ads.test",
+  code: "inlineAd",
+  inlineWindow,
+  modalWindow,
+};
+
+function event(data: unknown, source: Window | null = inlineWindow, origin = "https://ads.test") {
+  return { data, source, origin };
+}
+
+describe("parseEnvelope", () => {
+  it.each([
+    [{ type: "init-iframe" }, { type: "init-iframe", data: {} }],
+    [{ type: "init-iframe", data: null }, { type: "init-iframe", data: {} }],
+    [{ type: "x-iframe", data: { a: 1 } }, { type: "x-iframe", data: { a: 1 } }],
+  ])("reads %j", (raw, expected) => {
+    expect(parseEnvelope(raw)).toEqual(expected);
+  });
+
+  it.each([null, "init-iframe", [], { type: "init" }, { type: 1 }, { type: "a-iframe", data: "x" }, { type: "a-iframe", data: [] }])(
+    "rejects %j",
+    (raw) => {
+      expect(parseEnvelope(raw)).toBeNull();
+    },
+  );
+});
+
+describe("acceptMessage (PROTOCOL.md §6.1)", () => {
+  it("accepts inline and modal traffic with their source", () => {
+    expect(acceptMessage(event({ type: "init-iframe" }), context)?.source).toBe("inline");
+    expect(acceptMessage(event({ type: "init-component-iframe", data: { component: "modal" } }, modalWindow), context)?.source).toBe("modal");
+  });
+
+  it("requires the exact server origin", () => {
+    expect(acceptMessage(event({ type: "init-iframe" }, inlineWindow, "https://ads.test:444"), context)).toBeNull();
+    expect(acceptMessage(event({ type: "init-iframe" }, inlineWindow, "null"), context)).toBeNull();
+    expect(acceptMessage(event({ type: "init-iframe" }, inlineWindow, ""), { ...context, serverOrigin: "" })).toBeNull();
+  });
+
+  it("requires this ad's windows", () => {
+    expect(acceptMessage(event({ type: "init-iframe" }, null), context)).toBeNull();
+    expect(acceptMessage(event({ type: "init-iframe" }, { name: "other" } as unknown as Window), context)).toBeNull();
+    expect(acceptMessage(event({ type: "init-iframe" }, modalWindow), { ...context, modalWindow: null })).toBeNull();
+  });
+
+  it("checks code and component when present", () => {
+    expect(acceptMessage(event({ type: "init-iframe", data: { code: "inlineAd" } }), context)).not.toBeNull();
+    expect(acceptMessage(event({ type: "init-iframe", data: { code: "other" } }), context)).toBeNull();
+    expect(acceptMessage(event({ type: "init-iframe", data: { component: "modal" } }), context)).toBeNull();
+    expect(acceptMessage(event({ type: "close-component-iframe" }, modalWindow), context)).not.toBeNull();
+    expect(acceptMessage(event({ type: "close-component-iframe", data: { component: "x" } }, modalWindow), context)).toBeNull();
+  });
+});
+
+describe("toJsonSafe", () => {
+  it("drops what JSON cannot carry", () => {
+    expect(toJsonSafe({ a: 1, f: undefined })).toEqual({ a: 1 });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(toJsonSafe(cyclic)).toBeNull();
+    expect(toJsonSafe({ big: 1n } as Record<string, unknown>)).toBeNull();
+  });
+});

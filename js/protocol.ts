@@ -1,0 +1,112 @@
+/**
+ * The two vocabularies this front end speaks: the iframe postMessage protocol
+ * (PROTOCOL.md §6) and the widget contract with Python (briefs/widget-contract.md).
+ *
+ * Acceptance lives here, apart from the DOM, so that the security-relevant rules
+ * of §6.1 can be read and tested in one place.
+ */
+
+export type JsonObject = Record<string, unknown>;
+
+/** Which of the ad's two frames a message came from. */
+export type FrameSource = "inline" | "modal";
+
+/** A `{type, data}` envelope (§6.1); a missing `data` has been replaced by `{}`. */
+export interface FrameMessage {
+  type: string;
+  data: JsonObject;
+}
+
+export interface AcceptedMessage {
+  source: FrameSource;
+  message: FrameMessage;
+}
+
+/** Synced traits of `kontext_widget._ad.Ad`; Python writes them, JS only reads. */
+export interface AdTraits {
+  iframe_url: string;
+  server_origin: string;
+  modal_url: string;
+  frame_context: JsonObject;
+  code: string;
+  message_id: string;
+  /** None in Python (no theme) arrives as null. */
+  theme: string | null;
+  height: number;
+  visible: boolean;
+  destroyed: boolean;
+}
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Reads a protocol envelope, or null when `raw` is not one. The `-iframe` suffix
+ * filters out the unrelated postMessage traffic every notebook page carries
+ * (Jupyter, extensions, other widgets).
+ */
+export function parseEnvelope(raw: unknown): FrameMessage | null {
+  if (!isJsonObject(raw)) return null;
+  const { type, data } = raw;
+  if (typeof type !== "string" || !type.endsWith("-iframe")) return null;
+  if (data === undefined || data === null) return { type, data: {} };
+  if (!isJsonObject(data)) return null;
+  return { type, data };
+}
+
+/** What a view knows when a `message` event arrives; read fresh for every event. */
+export interface AcceptanceContext {
+  serverOrigin: string;
+  code: string;
+  inlineWindow: Window | null;
+  modalWindow: Window | null;
+}
+
+/**
+ * The §6.1 checks, in order: origin, source window, envelope, `code`, `component`.
+ * The source check is what tells two ads of the same code apart on one page.
+ * `component: "modal"` is accepted only from the modal, and the modal accepts no
+ * other component, so neither frame can speak for the other.
+ */
+export function acceptMessage(
+  event: Pick<MessageEvent, "origin" | "source" | "data">,
+  context: AcceptanceContext,
+): AcceptedMessage | null {
+  if (context.serverOrigin === "" || event.origin !== context.serverOrigin) return null;
+  const source = frameSourceOf(event.source, context);
+  if (source === null) return null;
+  const message = parseEnvelope(event.data);
+  if (message === null) return null;
+  const { code, component } = message.data;
+  if (code !== undefined && code !== context.code) return null;
+  if (component !== undefined) {
+    const fromModal = source === "modal";
+    if (fromModal !== (component === "modal")) return null;
+  }
+  return { source, message };
+}
+
+function frameSourceOf(
+  source: MessageEventSource | null,
+  context: AcceptanceContext,
+): FrameSource | null {
+  if (source === null) return null;
+  if (source === context.inlineWindow) return "inline";
+  if (source === context.modalWindow) return "modal";
+  return null;
+}
+
+/**
+ * A JSON-safe copy of `value` for the comm, or null if it has none. postMessage
+ * carries structured clones (cycles, Maps, Blobs) that the kernel's JSON channel
+ * would reject or mangle; Python re-validates the fields it uses.
+ */
+export function toJsonSafe(value: JsonObject): JsonObject | null {
+  try {
+    const copy: unknown = JSON.parse(JSON.stringify(value));
+    return isJsonObject(copy) ? copy : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * `set-styles-iframe` support (PROTOCOL.md §6.2): the creative may restyle its
+ * wrapper and its iframe, but only through an allow-list of layout and decoration
+ * properties, one `setProperty` at a time. Nothing is ever written as cssText, and
+ * values that could fetch or run something are refused, so a creative cannot
+ * position itself over the notebook, load resources from the host page or smuggle
+ * a second declaration into a value.
+ */
+
+const SIDES = ["top", "right", "bottom", "left"] as const;
+
+const COMMON_PROPERTIES: readonly string[] = [
+  "width",
+  "height",
+  "min-width",
+  "max-width",
+  "min-height",
+  "max-height",
+  "margin",
+  ...SIDES.map((side) => `margin-${side}`),
+  "padding",
+  ...SIDES.map((side) => `padding-${side}`),
+  "border",
+  "border-width",
+  "border-style",
+  "border-color",
+  ...SIDES.map((side) => `border-${side}`),
+  ...SIDES.flatMap((side) => ["width", "style", "color"].map((part) => `border-${side}-${part}`)),
+  "border-radius",
+  "border-top-left-radius",
+  "border-top-right-radius",
+  "border-bottom-right-radius",
+  "border-bottom-left-radius",
+  "background",
+  "background-color",
+  "box-shadow",
+  "opacity",
+  "overflow",
+  "overflow-x",
+  "overflow-y",
+  "transition",
+  "color-scheme",
+];
+
+/** The wrapper may also change `display` (e.g. to center the frame). */
+export const CONTAINER_PROPERTIES: ReadonlySet<string> = new Set([...COMMON_PROPERTIES, "display"]);
+
+/** The iframe's `display` belongs to `show-iframe` / `hide-iframe`, so it is not here. */
+export const IFRAME_PROPERTIES: ReadonlySet<string> = new Set(COMMON_PROPERTIES);
+
+const UNITLESS_PROPERTIES: ReadonlySet<string> = new Set(["opacity"]);
+
+/**
+ * Functions that load a resource (`url(`, `image(`, `image-set(` …) or run code
+ * (`expression(`, `javascript:`), CSS escapes that could spell them in disguise,
+ * and characters that only make sense when breaking out of a declaration.
+ */
+const FORBIDDEN_VALUE =
+  /(?:url|image|image-set|cross-fade|element|src|expression|paint)\s*\(|javascript\s*:|[\\;{}<>@]/i;
+
+const MAX_VALUE_LENGTH = 256;
+
+/** One allowed declaration, kebab-case property and final value. */
+export type StyleDeclaration = readonly [property: string, value: string];
+
+/** `maxWidth` and `max-width` both name `max-width`, as React-style maps use camelCase. */
+export function cssPropertyName(key: string): string {
+  return key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+function cssValue(property: string, raw: unknown): string | null {
+  if (typeof raw === "number") {
+    if (!Number.isFinite(raw)) return null;
+    return UNITLESS_PROPERTIES.has(property) || raw === 0 ? String(raw) : `${raw}px`;
+  }
+  if (typeof raw !== "string") return null;
+  const value = raw.trim();
+  if (value === "" || value.length > MAX_VALUE_LENGTH || FORBIDDEN_VALUE.test(value)) return null;
+  return value;
+}
+
+/**
+ * The allowed declarations of a style map, in its order; anything else (unknown
+ * property, refused value, a non-object map) is dropped silently, as a browser
+ * drops CSS it does not understand.
+ */
+export function sanitizeStyles(styles: unknown, allowed: ReadonlySet<string>): StyleDeclaration[] {
+  if (typeof styles !== "object" || styles === null || Array.isArray(styles)) return [];
+  const declarations: StyleDeclaration[] = [];
+  for (const [key, raw] of Object.entries(styles)) {
+    const property = cssPropertyName(key);
+    if (!allowed.has(property)) continue;
+    const value = cssValue(property, raw);
+    if (value !== null) declarations.push([property, value]);
+  }
+  return declarations;
+}
+
+export function applyStyles(element: HTMLElement, declarations: readonly StyleDeclaration[]): void {
+  for (const [property, value] of declarations) element.style.setProperty(property, value);
+}

@@ -1,0 +1,311 @@
+/**
+ * One rendered view of an `Ad`. It answers the iframe protocol on its own, from
+ * synced traits, because a busy kernel cannot answer in time (a running cell
+ * blocks comm traffic); every accepted frame message is also relayed to Python,
+ * which owns the public events.
+ */
+
+import type { AnyModel } from "@anywidget/types";
+import { handleClick, openInNewTab } from "./click";
+import { applyFrameAttributes } from "./frame";
+import { ModalOverlay, modalTimeoutMs, modalUrlWithParams } from "./modal";
+import type { Claimant, OwnershipRegistry } from "./ownership";
+import {
+  acceptMessage,
+  isJsonObject,
+  toJsonSafe,
+  type AcceptedMessage,
+  type AdTraits,
+  type JsonObject,
+} from "./protocol";
+import {
+  applyStyles,
+  CONTAINER_PROPERTIES,
+  IFRAME_PROPERTIES,
+  sanitizeStyles,
+  type StyleDeclaration,
+} from "./styles";
+
+/** §6.3: the dimensions heartbeat period. */
+export const DIMENSIONS_INTERVAL_MS = 200;
+
+const FRAME_API_PATH = "/api/frame/";
+
+/**
+ * The server URL as it prefixes `iframe_url`, path included, for §4 click URLs;
+ * the origin when the URL does not have the expected shape.
+ */
+export function serverBaseOf(iframeUrl: string, serverOrigin: string): string {
+  const index = iframeUrl.indexOf(FRAME_API_PATH);
+  return index > 0 ? iframeUrl.slice(0, index) : serverOrigin;
+}
+
+export type AdModel = AnyModel<AdTraits>;
+
+export class AdView implements Claimant {
+  /** The ad slot: the `containerStyles` target and the dimensions reference. */
+  readonly slot: HTMLDivElement;
+  private frame: HTMLIFrameElement | null = null;
+  private modal: ModalOverlay | null = null;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private iframeStyles: StyleDeclaration[] = [];
+  private joinedKey = "";
+  private readonly lifetime = new AbortController();
+
+  constructor(
+    private readonly model: AdModel,
+    el: HTMLElement,
+    private readonly registry: OwnershipRegistry,
+  ) {
+    this.slot = document.createElement("div");
+    this.slot.className = "kontext-ad-slot";
+    this.slot.style.display = "none";
+    el.append(this.slot);
+  }
+
+  /**
+   * Starts listening. `hostSignal` is the view signal anywidget >= 0.10 passes to
+   * `render`; older hosts only call the returned cleanup, which ends here too.
+   */
+  start(hostSignal: AbortSignal | undefined): void {
+    const signal = this.lifetime.signal;
+    if (hostSignal !== undefined) {
+      if (hostSignal.aborted) {
+        this.dispose();
+        return;
+      }
+      hostSignal.addEventListener("abort", () => this.dispose(), { once: true, signal });
+    }
+    window.addEventListener("message", this.onWindowMessage, { signal });
+    this.model.on("change:iframe_url", this.syncOwnership);
+    this.model.on("change:destroyed", this.syncOwnership);
+    this.model.on("msg:custom", this.onCustomMessage);
+    this.syncOwnership();
+  }
+
+  /** Idempotent: anywidget may both abort the signal and call the cleanup. */
+  dispose(): void {
+    if (this.lifetime.signal.aborted) return;
+    this.lifetime.abort();
+    this.model.off("change:iframe_url", this.syncOwnership);
+    this.model.off("change:destroyed", this.syncOwnership);
+    this.model.off("msg:custom", this.onCustomMessage);
+    this.leaveSlot();
+    this.slot.remove();
+  }
+
+  get ownsFrame(): boolean {
+    return this.frame !== null;
+  }
+
+  acquire(key: string): void {
+    // A handover can reach this view before its own change handler has run, e.g.
+    // while every view leaves an old URL; it then must not load a stale frame.
+    if (key !== this.wantedKey()) return;
+    this.mountFrame(key);
+  }
+
+  release(): void {
+    this.unmountFrame();
+  }
+
+  /** `iframe_url` while the ad lives, "" when there is nothing to show. */
+  private wantedKey(): string {
+    if (this.lifetime.signal.aborted || this.model.get("destroyed")) return "";
+    return this.model.get("iframe_url") || "";
+  }
+
+  private readonly syncOwnership = (): void => {
+    if (this.model.get("destroyed")) {
+      this.dispose();
+      return;
+    }
+    const key = this.wantedKey();
+    if (key === this.joinedKey) return;
+    this.leaveSlot();
+    this.joinedKey = key;
+    if (key !== "") this.registry.join(key, this);
+  };
+
+  private leaveSlot(): void {
+    if (this.joinedKey === "") return;
+    const key = this.joinedKey;
+    this.joinedKey = "";
+    this.registry.leave(key, this);
+    this.unmountFrame();
+  }
+
+  private mountFrame(url: string): void {
+    this.unmountFrame();
+    const frame = document.createElement("iframe");
+    applyFrameAttributes(frame, url, "Sponsored content");
+    const style = frame.style;
+    style.display = "none";
+    style.width = "100%";
+    style.height = "0px";
+    style.border = "0";
+    style.background = "transparent";
+    style.setProperty("color-scheme", "auto");
+    this.slot.style.display = "block";
+    this.slot.append(frame);
+    this.frame = frame;
+    this.heartbeat = setInterval(this.postDimensions, DIMENSIONS_INTERVAL_MS);
+  }
+
+  private unmountFrame(): void {
+    this.closeModal();
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    this.frame?.remove();
+    this.frame = null;
+    this.iframeStyles = [];
+    this.slot.removeAttribute("style");
+    this.slot.style.display = "none";
+  }
+
+  private closeModal(): void {
+    this.modal?.close();
+    this.modal = null;
+  }
+
+  /** §6.1 sending rule: only to the server origin, never `"*"`. */
+  private post(target: HTMLIFrameElement | null, type: string, data: JsonObject): void {
+    const serverOrigin = this.model.get("server_origin");
+    const targetWindow = target?.contentWindow;
+    if (!serverOrigin || !targetWindow) return;
+    targetWindow.postMessage({ type, data }, serverOrigin);
+  }
+
+  private readonly postDimensions = (): void => {
+    const frame = this.frame;
+    if (frame === null || !frame.isConnected) return;
+    const rect = this.slot.getBoundingClientRect();
+    this.post(frame, "update-dimensions-iframe", {
+      windowWidth: window.innerWidth,
+      windowHeight: window.innerHeight,
+      screenWidth: window.screen.width,
+      screenHeight: window.screen.height,
+      containerWidth: rect.width,
+      containerHeight: rect.height,
+      containerX: rect.left,
+      containerY: rect.top,
+      keyboardHeight: 0,
+      code: this.model.get("code"),
+    });
+  };
+
+  private readonly onWindowMessage = (event: MessageEvent): void => {
+    if (this.frame === null) return;
+    const accepted = acceptMessage(event, {
+      serverOrigin: this.model.get("server_origin"),
+      code: this.model.get("code"),
+      inlineWindow: this.frame.contentWindow,
+      modalWindow: this.modal?.frame.contentWindow ?? null,
+    });
+    if (accepted === null) return;
+    this.relay(accepted);
+    this.act(accepted);
+  };
+
+  private relay({ source, message }: AcceptedMessage): void {
+    const data = toJsonSafe(message.data);
+    if (data === null) return;
+    this.model.send({ kind: "frame-message", source, message: { type: message.type, data } });
+  }
+
+  /** The host actions of PROTOCOL.md §6.2 / §6.4, by type and source. */
+  private act({ source, message: { type, data } }: AcceptedMessage): void {
+    const frame = this.frame;
+    if (frame === null) return;
+    const inline = source === "inline";
+    switch (type) {
+      case "init-iframe":
+        if (inline) this.post(frame, "update-iframe", this.model.get("frame_context") ?? {});
+        break;
+      case "resize-iframe":
+        if (inline && typeof data.height === "number" && Number.isFinite(data.height) && data.height >= 0) {
+          frame.style.height = `${data.height}px`;
+        }
+        break;
+      case "show-iframe":
+        if (inline) frame.style.display = "block";
+        break;
+      case "hide-iframe":
+      case "error-iframe":
+        // §11: an erroring ad hides itself and stays destroyable.
+        if (inline) this.hideFrame(frame, type === "error-iframe");
+        break;
+      case "set-styles-iframe":
+        if (inline) this.setStyles(frame, data);
+        break;
+      case "click-iframe":
+        this.click(data);
+        break;
+      case "open-component-iframe":
+        if (inline) this.openModal(data);
+        break;
+      case "init-component-iframe":
+        if (!inline) this.modal?.reveal();
+        break;
+      case "close-component-iframe":
+      case "error-component-iframe":
+        this.closeModal();
+        break;
+    }
+  }
+
+  private hideFrame(frame: HTMLIFrameElement, closeModal: boolean): void {
+    frame.style.display = "none";
+    frame.style.height = "0px";
+    if (closeModal) this.closeModal();
+  }
+
+  private setStyles(frame: HTMLIFrameElement, data: JsonObject): void {
+    applyStyles(this.slot, sanitizeStyles(data.containerStyles, CONTAINER_PROPERTIES));
+    const iframeStyles = sanitizeStyles(data.iframeStyles, IFRAME_PROPERTIES);
+    applyStyles(frame, iframeStyles);
+    // Remembered for the modal (§6.4 step 2), later maps overriding earlier ones.
+    const merged = new Map(this.iframeStyles);
+    for (const [property, value] of iframeStyles) merged.set(property, value);
+    this.iframeStyles = [...merged];
+  }
+
+  private click(data: JsonObject): void {
+    const serverOrigin = this.model.get("server_origin");
+    const result = handleClick(data, {
+      serverOrigin,
+      serverBase: serverBaseOf(this.model.get("iframe_url"), serverOrigin),
+      open: openInNewTab,
+    });
+    if (result.status === "failed") {
+      this.model.send({ kind: "click-failed", url: result.url, reason: result.reason });
+    }
+  }
+
+  private openModal(data: JsonObject): void {
+    const modalUrl = this.model.get("modal_url");
+    if (!modalUrl) return;
+    this.closeModal();
+    const modal = new ModalOverlay(
+      modalUrlWithParams(modalUrl, isJsonObject(data.componentParams) ? data.componentParams : undefined),
+      this.iframeStyles,
+      modalTimeoutMs(data.timeout),
+      () => {
+        if (this.modal !== modal) return;
+        this.closeModal();
+        this.model.send({ kind: "modal-timeout" });
+      },
+    );
+    this.modal = modal;
+  }
+
+  /** Python's `user-event` goes to the iframe this view owns (§6.3 `user-event-iframe`). */
+  private readonly onCustomMessage = (content: unknown): void => {
+    if (this.frame === null || !isJsonObject(content) || content.kind !== "user-event") return;
+    if (typeof content.name !== "string") return;
+    const data: JsonObject = { name: content.name };
+    if (content.payload !== undefined) data.payload = content.payload;
+    data.code = this.model.get("code");
+    this.post(this.frame, "user-event-iframe", data);
+  };
+}

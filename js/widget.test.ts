@@ -1,0 +1,615 @@
+import type { RenderProps } from "@anywidget/types";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FACTS_SENT_KEY } from "./facts";
+import type { AdTraits } from "./protocol";
+import {
+  dispatchFromFrame,
+  FakeModel,
+  FRAME_CONTEXT,
+  IFRAME_URL,
+  MODAL_URL,
+  SERVER_ORIGIN,
+} from "./test-support";
+import { DIMENSIONS_INTERVAL_MS } from "./view";
+import widget from "./widget";
+
+interface RenderedView {
+  el: HTMLElement;
+  cleanup: () => void;
+  controller: AbortController;
+}
+
+const rendered: RenderedView[] = [];
+
+function renderView(model: FakeModel, options: { withSignal?: boolean } = {}): RenderedView {
+  const el = document.createElement("div");
+  document.body.append(el);
+  const controller = new AbortController();
+  const props = {
+    model,
+    el,
+    ...(options.withSignal === false ? {} : { signal: controller.signal }),
+  } as unknown as RenderProps<AdTraits>;
+  const cleanup = widget.render(props);
+  const view = { el, cleanup, controller };
+  rendered.push(view);
+  return view;
+}
+
+/** What anywidget 0.11 does when a view goes: abort its signal, call the cleanup. */
+function removeView(view: RenderedView): void {
+  view.controller.abort();
+  view.cleanup();
+  view.el.remove();
+}
+
+function frameOf(view: RenderedView): HTMLIFrameElement {
+  const frame = view.el.querySelector("iframe");
+  if (frame === null) throw new Error("view has no iframe");
+  return frame;
+}
+
+function windowOf(frame: HTMLIFrameElement): Window {
+  if (frame.contentWindow === null) throw new Error("iframe is not attached");
+  return frame.contentWindow;
+}
+
+function modalFrame(): HTMLIFrameElement | null {
+  return document.body.querySelector<HTMLIFrameElement>(":scope > iframe");
+}
+
+/** Sends `{type, data}` from the view's inline iframe. */
+function fromInline(view: RenderedView, type: string, data?: unknown): void {
+  dispatchFromFrame(windowOf(frameOf(view)), data === undefined ? { type } : { type, data });
+}
+
+function fromModal(type: string, data?: unknown): void {
+  const modal = modalFrame();
+  if (modal === null) throw new Error("no modal is open");
+  dispatchFromFrame(windowOf(modal), data === undefined ? { type } : { type, data });
+}
+
+/** Records what the host posts to `frame` (jsdom would deliver it on a timer). */
+function postSpy(frame: HTMLIFrameElement) {
+  return vi.spyOn(windowOf(frame), "postMessage").mockImplementation(() => undefined);
+}
+
+beforeEach(() => {
+  delete (globalThis as Record<symbol, unknown>)[FACTS_SENT_KEY];
+});
+
+afterEach(() => {
+  for (const view of rendered.splice(0)) removeView(view);
+  vi.useRealTimers();
+  document.body.replaceChildren();
+});
+
+describe("rendering", () => {
+  it("creates one sandboxed, hidden iframe at iframe_url", () => {
+    const view = renderView(new FakeModel());
+    const frames = view.el.querySelectorAll("iframe");
+    expect(frames).toHaveLength(1);
+    const frame = frameOf(view);
+    expect(frame.src).toBe(IFRAME_URL);
+    expect(frame.getAttribute("sandbox")).toBe(
+      "allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox",
+    );
+    expect(frame.getAttribute("allow")).toBe("autoplay; fullscreen");
+    expect(frame.title).not.toBe("");
+    expect(frame.style.display).toBe("none");
+    expect(frame.style.width).toBe("100%");
+    expect(frame.style.getPropertyValue("color-scheme")).toBe("auto");
+    expect(frame.style.background).toContain("transparent");
+  });
+
+  it("takes no space and creates no iframe without a bid", () => {
+    const model = new FakeModel({ iframe_url: "", server_origin: "" });
+    const view = renderView(model);
+    expect(view.el.querySelector("iframe")).toBeNull();
+    const slot = view.el.querySelector<HTMLElement>(".kontext-ad-slot");
+    expect(slot?.style.display).toBe("none");
+  });
+
+  it("shows the ad when a bid arrives later", () => {
+    const model = new FakeModel({ iframe_url: "", server_origin: "" });
+    const view = renderView(model);
+    model.set("server_origin", SERVER_ORIGIN);
+    model.set("iframe_url", IFRAME_URL);
+    expect(frameOf(view).src).toBe(IFRAME_URL);
+  });
+
+  it("removes iframe, modal and listeners of every view on destroyed", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const first = renderView(model);
+    const second = renderView(model);
+    fromInline(first, "open-component-iframe");
+    expect(modalFrame()).not.toBeNull();
+    const inlineWindow = windowOf(frameOf(first));
+    model.set("destroyed", true);
+    expect(first.el.querySelector("iframe")).toBeNull();
+    expect(second.el.querySelector("iframe")).toBeNull();
+    expect(modalFrame()).toBeNull();
+    expect(model.listenerCount()).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    const before = model.sent.length;
+    dispatchFromFrame(inlineWindow, { type: "init-iframe" });
+    expect(model.sent).toHaveLength(before);
+  });
+
+  it("renders nothing for a view created after destroy", () => {
+    const model = new FakeModel({ destroyed: true });
+    const view = renderView(model);
+    expect(view.el.querySelector("iframe")).toBeNull();
+    expect(model.listenerCount()).toBe(0);
+  });
+});
+
+describe("one iframe per ad", () => {
+  it("lets only the first of two views own the iframe", () => {
+    const model = new FakeModel();
+    const first = renderView(model);
+    const second = renderView(model);
+    expect(first.el.querySelectorAll("iframe")).toHaveLength(1);
+    expect(second.el.querySelector("iframe")).toBeNull();
+    expect(document.querySelectorAll("iframe")).toHaveLength(1);
+  });
+
+  it("hands the iframe over when the owner view is removed", () => {
+    const model = new FakeModel();
+    const first = renderView(model);
+    const second = renderView(model);
+    removeView(first);
+    expect(second.el.querySelectorAll("iframe")).toHaveLength(1);
+    expect(document.querySelectorAll("iframe")).toHaveLength(1);
+  });
+
+  it("works with hosts that only call the cleanup (no signal)", () => {
+    const model = new FakeModel();
+    const first = renderView(model, { withSignal: false });
+    const second = renderView(model, { withSignal: false });
+    first.cleanup();
+    expect(first.el.querySelector("iframe")).toBeNull();
+    expect(second.el.querySelectorAll("iframe")).toHaveLength(1);
+  });
+
+  it("does not load a stale frame while views move to a new iframe_url", () => {
+    const model = new FakeModel();
+    const first = renderView(model);
+    const second = renderView(model);
+    const created = vi.spyOn(document, "createElement");
+    const newUrl = IFRAME_URL.replace("bid-1", "bid-2");
+    model.set("iframe_url", newUrl);
+    expect(created.mock.calls.filter(([tag]) => tag === "iframe")).toHaveLength(1);
+    expect(frameOf(first).src).toBe(newUrl);
+    expect(second.el.querySelector("iframe")).toBeNull();
+  });
+
+  it("keeps ads with different bids apart", () => {
+    const first = renderView(new FakeModel());
+    const second = renderView(new FakeModel({ iframe_url: IFRAME_URL.replace("bid-1", "bid-2") }));
+    expect(first.el.querySelectorAll("iframe")).toHaveLength(1);
+    expect(second.el.querySelectorAll("iframe")).toHaveLength(1);
+  });
+});
+
+describe("acceptance checks", () => {
+  function relayed(model: FakeModel) {
+    return model.sentOfKind("frame-message");
+  }
+
+  it("relays an accepted message with its source", () => {
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "event-iframe", { name: "ad.viewed", code: "inlineAd", payload: { id: "b" } });
+    expect(relayed(model)).toEqual([
+      {
+        kind: "frame-message",
+        source: "inline",
+        message: { type: "event-iframe", data: { name: "ad.viewed", code: "inlineAd", payload: { id: "b" } } },
+      },
+    ]);
+  });
+
+  it("treats a missing data as {}", () => {
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "ad-done-iframe");
+    expect(relayed(model)[0]?.message).toEqual({ type: "ad-done-iframe", data: {} });
+  });
+
+  it("ignores a message from another origin", () => {
+    const model = new FakeModel();
+    const view = renderView(model);
+    dispatchFromFrame(windowOf(frameOf(view)), { type: "init-iframe" }, "http://127.0.0.1:9999");
+    expect(relayed(model)).toEqual([]);
+  });
+
+  it("ignores a message from another window with the right origin", () => {
+    const model = new FakeModel();
+    renderView(model);
+    const stranger = document.createElement("iframe");
+    document.body.append(stranger);
+    dispatchFromFrame(windowOf(stranger), { type: "init-iframe" });
+    dispatchFromFrame(null, { type: "init-iframe" });
+    expect(relayed(model)).toEqual([]);
+  });
+
+  it("tells two ads of the same code apart by source window", () => {
+    const model = new FakeModel();
+    const other = new FakeModel({ iframe_url: IFRAME_URL.replace("bid-1", "bid-2") });
+    const view = renderView(model);
+    renderView(other);
+    fromInline(view, "ad-done-iframe", { code: "inlineAd" });
+    expect(relayed(model)).toHaveLength(1);
+    expect(relayed(other)).toHaveLength(0);
+  });
+
+  it("ignores another code, a modal component from the inline frame, and non-protocol data", () => {
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "init-iframe", { code: "otherAd" });
+    fromInline(view, "init-component-iframe", { component: "modal" });
+    const inline = windowOf(frameOf(view));
+    dispatchFromFrame(inline, "init-iframe");
+    dispatchFromFrame(inline, { type: "init" });
+    dispatchFromFrame(inline, { type: 3 });
+    dispatchFromFrame(inline, { type: "init-iframe", data: [1, 2] });
+    expect(relayed(model)).toEqual([]);
+  });
+
+  it("accepts code-less messages and drops ones that cannot travel as JSON", () => {
+    const model = new FakeModel();
+    const view = renderView(model);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    fromInline(view, "event-iframe", cyclic);
+    fromInline(view, "event-iframe", { name: "video.started" });
+    expect(relayed(model).map((message) => message.message)).toEqual([
+      { type: "event-iframe", data: { name: "video.started" } },
+    ]);
+  });
+});
+
+describe("host actions", () => {
+  it("answers every init-iframe with frame_context, posted to the server origin", () => {
+    const model = new FakeModel();
+    const view = renderView(model);
+    const post = postSpy(frameOf(view));
+    fromInline(view, "init-iframe");
+    fromInline(view, "init-iframe");
+    expect(post).toHaveBeenCalledTimes(2);
+    expect(post).toHaveBeenCalledWith({ type: "update-iframe", data: FRAME_CONTEXT }, SERVER_ORIGIN);
+  });
+
+  it("uses the current frame_context", () => {
+    const model = new FakeModel();
+    const view = renderView(model);
+    const post = postSpy(frameOf(view));
+    const updated = { ...FRAME_CONTEXT, otherParams: { theme: "dark" } };
+    model.set("frame_context", updated);
+    fromInline(view, "init-iframe");
+    expect(post).toHaveBeenCalledWith({ type: "update-iframe", data: updated }, SERVER_ORIGIN);
+  });
+
+  it("applies finite non-negative heights only", () => {
+    const view = renderView(new FakeModel());
+    const frame = frameOf(view);
+    fromInline(view, "resize-iframe", { height: 120.5 });
+    expect(frame.style.height).toBe("120.5px");
+    for (const height of [-1, "300", null, Number.POSITIVE_INFINITY]) {
+      fromInline(view, "resize-iframe", { height });
+    }
+    expect(frame.style.height).toBe("120.5px");
+    fromInline(view, "resize-iframe", { height: 0 });
+    expect(frame.style.height).toBe("0px");
+  });
+
+  it("shows, then hides and zeroes the height", () => {
+    const view = renderView(new FakeModel());
+    const frame = frameOf(view);
+    fromInline(view, "resize-iframe", { height: 90 });
+    fromInline(view, "show-iframe");
+    expect(frame.style.display).toBe("block");
+    fromInline(view, "hide-iframe");
+    expect(frame.style.display).toBe("none");
+    expect(frame.style.height).toBe("0px");
+  });
+
+  it("hides itself on error-iframe", () => {
+    const view = renderView(new FakeModel());
+    const frame = frameOf(view);
+    fromInline(view, "show-iframe");
+    fromInline(view, "error-iframe");
+    expect(frame.style.display).toBe("none");
+  });
+
+  it("applies allow-listed styles to the slot and the iframe only", () => {
+    const view = renderView(new FakeModel());
+    const frame = frameOf(view);
+    const slot = frame.parentElement as HTMLElement;
+    fromInline(view, "set-styles-iframe", {
+      containerStyles: { maxWidth: "600px", "margin-top": 8, position: "fixed", zIndex: "99" },
+      iframeStyles: {
+        borderRadius: "12px",
+        opacity: 0.5,
+        backgroundImage: "url(https://evil.test/x.png)",
+        background: "url(https://evil.test/x.png)",
+        boxShadow: "0 0 2px red; position: fixed",
+        display: "block",
+      },
+    });
+    expect(slot.style.maxWidth).toBe("600px");
+    expect(slot.style.marginTop).toBe("8px");
+    expect(slot.style.position).toBe("");
+    expect(slot.style.zIndex).toBe("");
+    expect(frame.style.borderRadius).toBe("12px");
+    expect(frame.style.opacity).toBe("0.5");
+    expect(frame.style.background).toContain("transparent");
+    expect(frame.style.boxShadow).toBe("");
+    expect(frame.style.display).toBe("none");
+  });
+
+  it("posts dimensions every 200 ms while attached and stops on removal", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const view = renderView(model);
+    const post = postSpy(frameOf(view));
+    vi.advanceTimersByTime(DIMENSIONS_INTERVAL_MS * 3);
+    const dimensionPosts = post.mock.calls.filter(
+      ([message]) => (message as { type: string }).type === "update-dimensions-iframe",
+    );
+    expect(dimensionPosts).toHaveLength(3);
+    const [message, target] = dimensionPosts[0] ?? [];
+    expect(target).toBe(SERVER_ORIGIN);
+    expect(message).toEqual({
+      type: "update-dimensions-iframe",
+      data: {
+        windowWidth: window.innerWidth,
+        windowHeight: window.innerHeight,
+        screenWidth: window.screen.width,
+        screenHeight: window.screen.height,
+        containerWidth: 0,
+        containerHeight: 0,
+        containerX: 0,
+        containerY: 0,
+        keyboardHeight: 0,
+        code: "inlineAd",
+      },
+    });
+    removeView(view);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("relays Python's user-event to the owned iframe", () => {
+    const model = new FakeModel();
+    const owner = renderView(model);
+    renderView(model);
+    const post = postSpy(frameOf(owner));
+    model.sendFromPython({ kind: "user-event", name: "chat.focus", payload: { a: 1 } });
+    model.sendFromPython({ kind: "user-event", name: "chat.blur" });
+    model.sendFromPython({ kind: "user-event", name: 5 });
+    model.sendFromPython({ kind: "something-else", name: "x" });
+    expect(post.mock.calls).toEqual([
+      [{ type: "user-event-iframe", data: { name: "chat.focus", payload: { a: 1 }, code: "inlineAd" } }, SERVER_ORIGIN],
+      [{ type: "user-event-iframe", data: { name: "chat.blur", code: "inlineAd" } }, SERVER_ORIGIN],
+    ]);
+  });
+
+  it("does nothing for a message after cleanup", () => {
+    const model = new FakeModel();
+    const view = renderView(model);
+    const inline = windowOf(frameOf(view));
+    removeView(view);
+    dispatchFromFrame(inline, { type: "init-iframe" });
+    expect(model.sentOfKind("frame-message")).toEqual([]);
+    expect(model.listenerCount()).toBe(0);
+  });
+});
+
+describe("clicks", () => {
+  function openSpy() {
+    return vi.spyOn(window, "open").mockImplementation(() => null);
+  }
+
+  it("opens http(s) URLs in a new tab without opener or referrer", () => {
+    const open = openSpy();
+    const view = renderView(new FakeModel());
+    fromInline(view, "click-iframe", { url: "https://advertiser.test/landing?x=1" });
+    expect(open).toHaveBeenCalledWith("https://advertiser.test/landing?x=1", "_blank", "noopener,noreferrer");
+  });
+
+  it("resolves server-relative and protocol-relative URLs against the ad server", () => {
+    const open = openSpy();
+    const view = renderView(new FakeModel());
+    fromInline(view, "click-iframe", { url: "/api/redirect?id=1" });
+    fromInline(view, "click-iframe", { url: "//advertiser.test/p" });
+    expect(open.mock.calls.map(([url]) => url)).toEqual([
+      `${SERVER_ORIGIN}/api/redirect?id=1`,
+      "http://advertiser.test/p",
+    ]);
+  });
+
+  it("refuses javascript:, data: and vbscript: and reports click-failed", () => {
+    const open = openSpy();
+    const model = new FakeModel();
+    const view = renderView(model);
+    for (const url of ["javascript:alert(1)", "data:text/html,<b>x</b>", "vbscript:msgbox(1)"]) {
+      fromInline(view, "click-iframe", { url });
+    }
+    expect(open).not.toHaveBeenCalled();
+    const failed = model.sentOfKind("click-failed");
+    expect(failed.map((message) => message.url)).toEqual([
+      "javascript:alert(1)",
+      "data:text/html,<b>x</b>",
+      "vbscript:msgbox(1)",
+    ]);
+    expect(failed[0]?.reason).toContain("javascript:");
+  });
+
+  it("opens fallbackUrl once when url is refused", () => {
+    const open = openSpy();
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "click-iframe", { url: "amazon://item/1", fallbackUrl: "/fallback" });
+    expect(open.mock.calls).toEqual([[`${SERVER_ORIGIN}/fallback`, "_blank", "noopener,noreferrer"]]);
+    expect(model.sentOfKind("click-failed")).toEqual([]);
+  });
+
+  it("reports click-failed when url and fallbackUrl both fail", () => {
+    const open = vi.spyOn(window, "open").mockImplementation(() => {
+      throw new Error("blocked");
+    });
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "click-iframe", { url: "https://a.test/", fallbackUrl: "https://b.test/" });
+    expect(open).toHaveBeenCalledTimes(2);
+    const [failed] = model.sentOfKind("click-failed");
+    expect(failed?.url).toBe("https://a.test/");
+    expect(failed?.reason).toContain("fallbackUrl");
+  });
+
+  it("does nothing without a url", () => {
+    const open = openSpy();
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "click-iframe", { fallbackUrl: "https://b.test/" });
+    expect(open).not.toHaveBeenCalled();
+    expect(model.sentOfKind("click-failed")).toEqual([]);
+  });
+
+  it("opens clicks coming from the modal", () => {
+    const open = openSpy();
+    const view = renderView(new FakeModel());
+    fromInline(view, "open-component-iframe");
+    fromModal("click-iframe", { url: "https://advertiser.test/", component: "modal" });
+    expect(open).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("modal", () => {
+  it("opens hidden at modal_url with componentParams, full screen over the page", () => {
+    vi.useFakeTimers();
+    const view = renderView(new FakeModel());
+    fromInline(view, "set-styles-iframe", { iframeStyles: { borderRadius: "4px" } });
+    fromInline(view, "open-component-iframe", { componentParams: { step: "quiz", n: 2 } });
+    const modal = modalFrame();
+    expect(modal?.src).toBe(
+      `${MODAL_URL}&componentParams=${encodeURIComponent(JSON.stringify({ step: "quiz", n: 2 }))}`,
+    );
+    expect(modal?.style.position).toBe("fixed");
+    expect(modal?.style.zIndex).toBe("999999999");
+    expect(modal?.style.borderRadius).toBe("4px");
+    expect(modal?.style.visibility).toBe("hidden");
+    expect(modal?.getAttribute("sandbox")).toContain("allow-scripts");
+  });
+
+  it("reveals on init-component-iframe and relays modal messages as modal", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "open-component-iframe", { timeout: 1000 });
+    fromModal("init-component-iframe", { component: "modal", code: "inlineAd" });
+    expect(modalFrame()?.style.visibility).toBe("visible");
+    vi.advanceTimersByTime(5000);
+    expect(modalFrame()).not.toBeNull();
+    expect(model.sentOfKind("modal-timeout")).toEqual([]);
+    expect(model.sentOfKind("frame-message").slice(-1)[0]).toEqual({
+      kind: "frame-message",
+      source: "modal",
+      message: { type: "init-component-iframe", data: { component: "modal", code: "inlineAd" } },
+    });
+  });
+
+  it("does not reveal for an init-component-iframe from the inline frame", () => {
+    vi.useFakeTimers();
+    const view = renderView(new FakeModel());
+    fromInline(view, "open-component-iframe");
+    fromInline(view, "init-component-iframe");
+    expect(modalFrame()?.style.visibility).toBe("hidden");
+  });
+
+  it("rejects a modal message claiming another component", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "open-component-iframe");
+    fromModal("init-component-iframe", { component: "inline" });
+    expect(modalFrame()?.style.visibility).toBe("hidden");
+    expect(model.sentOfKind("frame-message").filter((m) => m.source === "modal")).toEqual([]);
+  });
+
+  it("closes on timeout and reports modal-timeout (data.timeout, else 5000 ms)", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "open-component-iframe", { timeout: 1500 });
+    vi.advanceTimersByTime(1499);
+    expect(modalFrame()).not.toBeNull();
+    vi.advanceTimersByTime(1);
+    expect(modalFrame()).toBeNull();
+    expect(model.sentOfKind("modal-timeout")).toEqual([{ kind: "modal-timeout" }]);
+
+    fromInline(view, "open-component-iframe", { timeout: -3 });
+    vi.advanceTimersByTime(4999);
+    expect(modalFrame()).not.toBeNull();
+    vi.advanceTimersByTime(1);
+    expect(modalFrame()).toBeNull();
+    expect(model.sentOfKind("modal-timeout")).toHaveLength(2);
+  });
+
+  it("closes on close-component-iframe and error-component-iframe", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const view = renderView(model);
+    postSpy(frameOf(view));
+    fromInline(view, "open-component-iframe");
+    fromModal("close-component-iframe", { component: "modal" });
+    expect(modalFrame()).toBeNull();
+    fromInline(view, "open-component-iframe");
+    fromModal("error-component-iframe", { message: "boom", errorType: "x" });
+    expect(modalFrame()).toBeNull();
+    vi.advanceTimersByTime(10_000);
+    expect(model.sentOfKind("modal-timeout")).toEqual([]);
+    expect(vi.getTimerCount()).toBe(1); // only the dimensions heartbeat is left
+  });
+
+  it("is removed with its timer when the view goes", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "open-component-iframe");
+    removeView(view);
+    expect(modalFrame()).toBeNull();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("gets no update-iframe and no dimensions", () => {
+    vi.useFakeTimers();
+    const view = renderView(new FakeModel());
+    fromInline(view, "open-component-iframe");
+    const modal = modalFrame() as HTMLIFrameElement;
+    const post = postSpy(modal);
+    fromModal("init-iframe");
+    vi.advanceTimersByTime(DIMENSIONS_INTERVAL_MS * 2);
+    expect(post).not.toHaveBeenCalled();
+  });
+});
+
+describe("browser facts", () => {
+  it("are sent once per page, by the first view", () => {
+    const first = new FakeModel();
+    renderView(first);
+    renderView(first);
+    const second = new FakeModel({ iframe_url: "" });
+    renderView(second);
+    const facts = first.sentOfKind("browser-facts");
+    expect(facts).toHaveLength(1);
+    expect(second.sentOfKind("browser-facts")).toEqual([]);
+    expect(facts[0]?.facts).toMatchObject({
+      screen: { width: window.screen.width, height: window.screen.height, dpr: window.devicePixelRatio },
+      locale: navigator.language,
+      userAgent: navigator.userAgent,
+    });
+  });
+});
