@@ -12,7 +12,9 @@ from kontext_widget._constants import TIMING
 
 
 @pytest.fixture(autouse=True)
-def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """No test writes to the real config dir, leaks browser facts, or keeps patched timings."""
     monkeypatch.setenv(_install_id.CONFIG_DIR_ENV, str(tmp_path_factory.mktemp("config")))
     monkeypatch.delenv("KONTEXT_AD_SERVER_URL", raising=False)

@@ -42,15 +42,24 @@ def test_timestamps_are_converted_to_utc() -> None:
         ({"id": "m", "role": "user", "content": "x", "created_at": "now"}, TypeError, "created_at"),
     ],
 )
-def test_message_validation_names_the_field(kwargs: dict[str, object], error: type, field: str) -> None:
+def test_message_validation_names_the_field(
+    kwargs: dict[str, object], error: type, field: str
+) -> None:
     with pytest.raises(error, match=field):
         kw.Message(**kwargs)  # type: ignore[arg-type]
 
 
 def test_message_coerce_accepts_mappings_with_either_timestamp_spelling() -> None:
-    a = kw.Message.coerce({"id": "m", "role": "user", "content": "x", "createdAt": "2025-01-31T09:05:00.123Z"})
+    a = kw.Message.coerce(
+        {"id": "m", "role": "user", "content": "x", "createdAt": "2025-01-31T09:05:00.123Z"}
+    )
     b = kw.Message.coerce(
-        {"id": "m", "role": "user", "content": "x", "created_at": datetime(2025, 1, 31, 9, 5, 0, 123000, timezone.utc)}
+        {
+            "id": "m",
+            "role": "user",
+            "content": "x",
+            "created_at": datetime(2025, 1, 31, 9, 5, 0, 123000, timezone.utc),
+        }
     )
     assert a == b
     assert a.created_at_wire == "2025-01-31T09:05:00.123Z"
@@ -101,7 +110,9 @@ def test_character_validation_names_the_field(kwargs: dict[str, object], field: 
 
 def test_regulatory_wire_form_and_emptiness() -> None:
     assert kw.Regulatory().to_wire() is None
-    assert kw.Regulatory(gdpr=1, gdpr_consent="CO", gpp_sid=[2, 7], us_privacy="1YNN").to_wire() == {
+    assert kw.Regulatory(
+        gdpr=1, gdpr_consent="CO", gpp_sid=[2, 7], us_privacy="1YNN"
+    ).to_wire() == {
         "gdpr": 1,
         "gdprConsent": "CO",
         "gppSid": [2, 7],

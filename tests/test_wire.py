@@ -68,7 +68,9 @@ def test_5_skip_with_code_and_default() -> None:
 
 def test_6_missing_or_empty_bids() -> None:
     assert classify({"sessionId": SID}) == PreloadNoFill("no_fill", SID)
-    assert classify({"sessionId": SID, "bids": [], "skipCode": "quota"}) == PreloadNoFill("quota", SID)
+    assert classify({"sessionId": SID, "bids": [], "skipCode": "quota"}) == PreloadNoFill(
+        "quota", SID
+    )
 
 
 def test_7_no_bid_for_an_enabled_code() -> None:
@@ -104,7 +106,12 @@ def test_9_success_keeps_matching_bids_and_normalises_ids() -> None:
     body = {
         "sessionId": SID.upper(),
         "bids": [
-            {"bidId": BID.upper(), "code": "inlineAd", "revenue": 0.0123, "impressionTrigger": "weird"},
+            {
+                "bidId": BID.upper(),
+                "code": "inlineAd",
+                "revenue": 0.0123,
+                "impressionTrigger": "weird",
+            },
             {"bidId": other, "code": "sidebar", "revenue": 1},
         ],
         "unknownField": {"ignored": True},
@@ -128,8 +135,11 @@ def test_init_defaults_and_fields() -> None:
     assert decode_init(200, b"   ") is None
     assert decode_init(200, b"{}") == InitSettings()
     assert decode_init(
-        200, b'{"enabled": false, "preloadTimeout": 2500, "reportErrors": false, "reportDebug": true}'
-    ) == InitSettings(enabled=False, preload_timeout_ms=2500, report_errors=False, report_debug=True)
+        200,
+        b'{"enabled": false, "preloadTimeout": 2500, "reportErrors": false, "reportDebug": true}',
+    ) == InitSettings(
+        enabled=False, preload_timeout_ms=2500, report_errors=False, report_debug=True
+    )
 
 
 @pytest.mark.parametrize("timeout", [0, -5, None, "100", True])
@@ -151,7 +161,13 @@ def test_init_garbage_raises_decode_error(content: bytes) -> None:
 
 
 def test_error_and_debug_bodies() -> None:
-    identity = {"publisherToken": "p", "conversationId": "c", "userId": "u", "installId": "i", "bidId": None}
+    identity = {
+        "publisherToken": "p",
+        "conversationId": "c",
+        "userId": "u",
+        "installId": "i",
+        "bidId": None,
+    }
     body = error_body("Error preloading ads: x", "Preload.fetch", identity)
     assert body["error"] == "Error preloading ads: x"
     assert body["stack"] == "Preload.fetch"

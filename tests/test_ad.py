@@ -1,0 +1,174 @@
+"""The Ad widget's Python half: front-end messages in, traits and events out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import kontext_widget as kw
+from kontext_widget._device import browser_facts, device
+
+
+@pytest.fixture
+def filled() -> Iterator[tuple[kw.Session, kw.Ad, kw.LocalAdServer]]:
+    with kw.LocalAdServer() as server:
+        session = kw.create_session(
+            publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url
+        )
+        session.add_message({"id": "u1", "role": "user", "content": "boots"})
+        session.add_message({"id": "a1", "role": "assistant", "content": "Boots!"})
+        assert session.wait_idle(10)
+        ad = session.create_ad("a1")
+        assert ad.bid_id is not None
+        yield session, ad, server
+        session.destroy()
+
+
+def front_end(ad: kw.Ad, content: object) -> None:
+    ad._on_front_end_message(ad, content, [])
+
+
+def frame(ad: kw.Ad, kind: str, **data: object) -> None:
+    front_end(
+        ad, {"kind": "frame-message", "source": "inline", "message": {"type": kind, "data": data}}
+    )
+
+
+def test_traits_after_assignment(filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer]) -> None:
+    _, ad, server = filled
+    assert ad.server_origin == server.url
+    assert (
+        ad.modal_url == f"{server.url}/api/modal/{ad.bid_id}?code=inlineAd&messageId=a1&sdk=sdk-js"
+    )
+    assert ad.frame_context["sdk"] == "sdk-js"
+    assert ad.frame_context["messageId"] == "a1"
+    assert ad.frame_context["otherParams"] == {}
+    assert repr(ad) == "Ad(message_id='a1', code='inlineAd', state='filled')"
+
+
+def test_frame_messages_become_events_and_traits(
+    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+) -> None:
+    session, ad, _ = filled
+    frame(ad, "init-iframe")
+    frame(ad, "resize-iframe", height=90)
+    frame(ad, "show-iframe")
+    frame(
+        ad,
+        "event-iframe",
+        name="ad.viewed",
+        payload={"content": "c", "messageId": "a1", "format": "inline"},
+    )
+    assert session.wait_idle(5)
+    assert ad.height == 90.0 and ad.visible
+    names = [event.name for event in session.events]
+    assert names[-3:] == ["ad.render-started", "ad.height", "ad.viewed"]
+    viewed = session.events[-1]
+    assert isinstance(viewed, kw.Viewed) and viewed.revenue == 0.0123
+
+
+def test_malformed_frame_message_is_reported(
+    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+) -> None:
+    _, ad, server = filled
+    frame(ad, "resize-iframe", height="tall")
+    report = server.wait_for_request("/error")
+    assert report.json["error"].startswith("Malformed frame message")
+    assert report.json["additionalData"]["bidId"] == ad.bid_id
+
+
+def test_click_failure_is_reported(filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer]) -> None:
+    _, ad, server = filled
+    front_end(ad, {"kind": "click-failed", "url": "javascript:alert(1)", "reason": "scheme"})
+    assert "javascript:alert(1)" in server.wait_for_request("/error").json["error"]
+
+
+def test_modal_timeout_event(filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer]) -> None:
+    session, ad, _ = filled
+    front_end(ad, {"kind": "modal-timeout"})
+    assert session.wait_idle(5)
+    assert session.events[-1] == kw.AdError(message="modal init timeout", err_code="timeout")
+
+
+def test_browser_facts_reach_the_device(filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer]) -> None:
+    _, ad, _ = filled
+    front_end(
+        ad,
+        {
+            "kind": "browser-facts",
+            "facts": {
+                "screen": {
+                    "width": 1920,
+                    "height": 1080,
+                    "dpr": 2,
+                    "darkMode": True,
+                    "orientation": "landscape",
+                },
+                "locale": "cs-CZ",
+                "timezone": "Europe/Prague",
+                "userAgent": "Mozilla/5.0",
+                "network": {"type": "wifi", "detail": "4g"},
+            },
+        },
+    )
+    merged = device()
+    assert merged["screen"] == {
+        "width": 1920,
+        "height": 1080,
+        "dpr": 2.0,
+        "darkMode": True,
+        "orientation": "landscape",
+    }
+    assert merged["os"]["locale"] == "cs-CZ"
+    assert merged["os"]["timezone"] == "Europe/Prague"
+    assert merged["network"] == {"type": "wifi", "detail": "4g", "userAgent": "Mozilla/5.0"}
+    assert merged["hardware"] == {"type": "desktop"}
+
+
+def test_bad_browser_facts_are_dropped_field_by_field() -> None:
+    browser_facts.update(
+        {
+            "screen": {"width": "wide", "height": -1, "dpr": 1.5, "orientation": "diagonal"},
+            "userAgent": 7,
+        }
+    )
+    assert device()["screen"] == {"dpr": 1.5}
+    assert "network" not in device()
+    browser_facts.update("nonsense")
+
+
+def test_garbage_from_the_front_end_never_raises(
+    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+) -> None:
+    _, ad, _ = filled
+    for content in (
+        None,
+        [],
+        {"kind": 3},
+        {"kind": "frame-message"},
+        {"kind": "frame-message", "message": "x"},
+    ):
+        front_end(ad, content)
+
+
+def test_destroy_is_idempotent_and_stops_handling(
+    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+) -> None:
+    session, ad, _ = filled
+    ad.destroy()
+    ad.destroy()
+    assert ad.destroyed
+    before = len(session.events)
+    frame(ad, "init-iframe")
+    assert len(session.events) == before
+    assert repr(ad).endswith("state='destroyed')")
+    assert session.create_ad("a1") is not ad
+
+
+def test_ad_cannot_be_constructed_with_unknown_arguments(
+    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+) -> None:
+    session, _, _ = filled
+    with pytest.raises(TypeError, match="create_ad"):
+        kw.Ad(session, "a1", "inlineAd", None, colour="red")

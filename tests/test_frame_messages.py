@@ -1,0 +1,175 @@
+"""Frame -> host messages mapped to public events (PROTOCOL.md 6.2, 6.5, 11), without a browser."""
+
+from __future__ import annotations
+
+import pytest
+
+import kontext_widget as kw
+from kontext_widget._frame_messages import FrameProtocol
+from kontext_widget._wire import Bid
+
+BID = Bid("0190f3c2-7d1e-7a6b-9c3d-2f4e5a6b7c8d", "inlineAd", 0.25)
+
+
+def protocol(with_bid: bool = True) -> FrameProtocol:
+    frame = FrameProtocol("inlineAd", "a1")
+    if with_bid:
+        frame.bid = BID
+    return frame
+
+
+def msg(kind: str, **data: object) -> dict[str, object]:
+    return {"type": kind, "data": data}
+
+
+def event(name: str, **payload: object) -> dict[str, object]:
+    return msg("event-iframe", name=name, payload=payload)
+
+
+def test_render_events_from_both_sources_at_most_once() -> None:
+    frame = protocol()
+    assert frame.handle(msg("init-iframe")).events == [kw.RenderStarted(bid_id=BID.bid_id)]
+    assert frame.handle(event("ad.render-started")).events == []
+    assert frame.handle(msg("init-iframe")).events == []
+    assert frame.handle(event("ad.render-completed")).events == [
+        kw.RenderCompleted(bid_id=BID.bid_id)
+    ]
+    assert frame.handle(msg("ad-done-iframe", id="x", content="c")).events == []
+
+
+def test_resize_emits_height_only_on_change() -> None:
+    frame = protocol()
+    first = frame.handle(msg("resize-iframe", height=120))
+    assert first.height == 120.0
+    assert first.events == [kw.AdHeight(bid_id=BID.bid_id, message_id="a1", height=120.0)]
+    again = frame.handle(msg("resize-iframe", height=120.0))
+    assert again.height == 120.0 and again.events == []
+    assert frame.handle(msg("resize-iframe", height=0)).events[0].height == 0.0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("height", ["120", None, float("inf"), float("nan"), -1, True])
+def test_bad_heights_are_dropped_and_reported(height: object) -> None:
+    outcome = protocol().handle(msg("resize-iframe", height=height))
+    assert outcome.height is None and outcome.events == []
+    assert outcome.report is not None
+
+
+def test_show_hide() -> None:
+    frame = protocol()
+    frame.handle(msg("resize-iframe", height=50))
+    assert frame.handle(msg("show-iframe")).visible is True
+    hidden = frame.handle(msg("hide-iframe"))
+    assert (hidden.visible, hidden.height) == (False, 0.0)
+    # after hide a resize to the old height is a change again
+    assert frame.handle(msg("resize-iframe", height=50)).events
+
+
+def test_viewed_takes_revenue_from_the_bid() -> None:
+    outcome = protocol().handle(
+        event("ad.viewed", id="x", content="Boots", messageId="a1", format="inline", revenue=99)
+    )
+    assert outcome.events == [
+        kw.Viewed(
+            bid_id=BID.bid_id, content="Boots", message_id="a1", format="inline", revenue=0.25
+        )
+    ]
+
+
+def test_viewed_requires_string_fields() -> None:
+    outcome = protocol().handle(event("ad.viewed", content="Boots", messageId=3, format="inline"))
+    assert outcome.events == [] and outcome.report
+
+
+def test_clicked() -> None:
+    payload = {
+        "content": "c",
+        "messageId": "a1",
+        "url": "https://x",
+        "format": "inline",
+        "area": "cta",
+    }
+    assert protocol().handle(event("ad.clicked", **payload)).events == [
+        kw.Clicked(
+            bid_id=BID.bid_id,
+            content="c",
+            message_id="a1",
+            url="https://x",
+            format="inline",
+            area="cta",
+        )
+    ]
+    assert protocol().handle(event("ad.clicked", content="c")).events == []
+
+
+@pytest.mark.parametrize(
+    ("name", "cls"),
+    [
+        ("video.started", kw.VideoStarted),
+        ("video.completed", kw.VideoCompleted),
+        ("reward.granted", kw.RewardGranted),
+    ],
+)
+def test_bid_only_events(name: str, cls: type[kw.AdEvent]) -> None:
+    assert protocol().handle(event(name)).events == [cls(bid_id=BID.bid_id)]  # type: ignore[call-arg]
+    assert protocol().handle(event("ad." + name)).events == []
+
+
+def test_events_wait_for_a_bid() -> None:
+    frame = protocol(with_bid=False)
+    for message in (
+        msg("init-iframe"),
+        event("ad.viewed", content="c", messageId="a1", format="f"),
+        event("video.started"),
+    ):
+        assert frame.handle(message).events == []
+    assert frame.handle(msg("resize-iframe", height=10)).height == 10.0
+
+
+def test_iframe_error() -> None:
+    outcome = protocol().handle(msg("error-iframe"))
+    assert outcome.events == [kw.AdError(message="iframe error", err_code="iframe_error")]
+    assert (outcome.visible, outcome.height) == (False, 0.0)
+
+
+def test_modal_errors_and_timeout() -> None:
+    frame = protocol()
+    assert frame.handle(msg("error-component-iframe", component="modal"), "modal").events == [
+        kw.AdError(message="Modal component error", err_code="modal_component_error")
+    ]
+    assert frame.handle(
+        msg("error-component-iframe", message="boom", errorType="x", component="modal"), "modal"
+    ).events == [kw.AdError(message="boom", err_code="x")]
+    assert frame.modal_timeout().events == [
+        kw.AdError(message="modal init timeout", err_code="timeout")
+    ]
+
+
+def test_code_and_component_checks() -> None:
+    frame = protocol()
+    assert frame.handle(msg("init-iframe", code="otherAd")).events == []
+    assert frame.handle(msg("error-component-iframe", component="modal"), "inline").events == []
+    assert frame.handle(msg("error-component-iframe", component="drawer"), "modal").events == []
+
+
+@pytest.mark.parametrize(
+    "message", [None, 3, "init-iframe", [], {"type": 3}, {"type": "x", "data": []}]
+)
+def test_malformed_messages_are_reported_not_raised(message: object) -> None:
+    outcome = protocol().handle(message)
+    assert outcome.events == [] and outcome.report
+
+
+def test_unknown_and_measurement_types_are_ignored() -> None:
+    for kind in (
+        "retire-iframe",
+        "show-skoverlay-iframe",
+        "brand-new-iframe",
+        "view-iframe",
+        "click-iframe",
+    ):
+        outcome = protocol().handle(msg(kind))
+        assert outcome.events == [] and outcome.report is None
+
+
+def test_missing_data_means_empty_object() -> None:
+    assert protocol().handle({"type": "show-iframe"}).visible is True
