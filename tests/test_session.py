@@ -711,7 +711,7 @@ def test_callbacks_run_in_order_on_the_callback_thread(
         turn(session, i)
     assert recorder.names() == ["ad.filled"] * 10
     assert recorder.threads == {"kontext-widget-callbacks"}
-    assert [e for e in session.events] == recorder.events
+    assert session.events == recorder.events
 
 
 def test_events_history_is_bounded(make_session: SessionFactory) -> None:
