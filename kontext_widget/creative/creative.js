@@ -161,9 +161,11 @@
 
   // -- height ---------------------------------------------------------------------------
 
+  // A hidden (display:none) frame is not laid out and measures 0: wait for the
+  // ResizeObserver to see the real height rather than collapsing the slot.
   function reportHeight() {
     const height = Math.ceil(root.getBoundingClientRect().height);
-    if (height === state.lastHeight) return;
+    if (height <= 0 || height === state.lastHeight) return;
     state.lastHeight = height;
     post("resize-iframe", { height: height });
   }
@@ -317,9 +319,9 @@
     card.addEventListener("click", onCardClick);
     root.dataset.state = "rendered";
 
+    post("show-iframe", {});
     if (typeof ResizeObserver === "function") new ResizeObserver(reportHeight).observe(root);
     reportHeight();
-    post("show-iframe", {});
     post("ad-done-iframe", { id: bidId, content: state.content, messageId: state.messageId });
     event("ad.render-completed", { id: bidId });
     watchVisibility(card);
