@@ -1,0 +1,296 @@
+"""A throwaway Jupyter server and a driver for notebooks open in a real browser.
+
+One ``jupyter lab`` process serves both front ends: JupyterLab at ``/lab/tree/<path>``
+and Notebook 7 at ``/notebooks/<path>`` (the ``notebook`` server extension is enabled
+by its package, so the one ``jupyter_server`` answers both). Both apps are exposed as
+``window.jupyterapp`` so the driver runs cells through the same commands a user's
+"Run" button uses, and waits on the promise those commands return (it resolves when
+the kernel has answered ``execute_reply``) instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Frame, FrameLocator, Locator, Page
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+SERVER_START_TIMEOUT = 60.0
+NOTEBOOK_OPEN_TIMEOUT = 60.0
+CELL_TIMEOUT = 45.0
+
+# User settings written into the server's private settings directory: no news or
+# update toasts that could cover the notebook, and no one-off prompts.
+_LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class JupyterServer:
+    """A running ``jupyter lab`` process on 127.0.0.1 with a private root and config."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    token: str
+    root_dir: Path
+    log_path: Path
+
+    @classmethod
+    def start(cls, base: Path) -> JupyterServer:
+        """Start the server with everything isolated under ``base`` and wait for it.
+
+        The kernel is this interpreter (``sys.executable``) with the repository on
+        ``PYTHONPATH``, so the notebook imports the kontext_widget under test even
+        when it is not installed; ``KONTEXT_WIDGET_CONFIG_DIR`` keeps the install id
+        out of the real user config.
+        """
+        root_dir = base / "root"
+        data_dir = base / "jupyter-data"
+        kernel_dir = data_dir / "kernels" / "python3"
+        settings_dir = base / "lab-settings"
+        for directory in (root_dir, kernel_dir, settings_dir, base / "runtime", base / "config"):
+            directory.mkdir(parents=True, exist_ok=True)
+        kernel_spec = {
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (kontext-widget tests)",
+            "language": "python",
+        }
+        (kernel_dir / "kernel.json").write_text(json.dumps(kernel_spec), encoding="utf-8")
+        for name, value in _LAB_SETTINGS.items():
+            target = settings_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(value), encoding="utf-8")
+
+        env = dict(os.environ)
+        env.pop("KONTEXT_AD_SERVER_URL", None)
+        env.update(
+            KONTEXT_WIDGET_CONFIG_DIR=str(base / "kontext-config"),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+            JUPYTER_PATH=os.pathsep.join(filter(None, [str(data_dir), env.get("JUPYTER_PATH")])),
+            JUPYTER_CONFIG_DIR=str(base / "config"),
+            JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+            IPYTHONDIR=str(base / "ipython"),
+        )
+        port = free_port()
+        token = secrets.token_hex(16)
+        log_path = base / "jupyter-server.log"
+        command = [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.allow_root=True",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root_dir}",
+            "--ServerApp.disable_check_xsrf=True",
+            "--LabApp.expose_app_in_browser=True",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+            f"--LabApp.user_settings_dir={settings_dir}",
+            f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        ]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, env=env, cwd=root_dir, stdout=log, stderr=subprocess.STDOUT
+            )
+        server = cls(process, f"http://127.0.0.1:{port}", token, root_dir, log_path)
+        try:
+            server._wait_until_ready()
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"jupyter lab exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                self.api("GET", "/api/status")
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+                continue
+            return
+        raise TimeoutError(
+            f"jupyter lab did not answer /api/status within {SERVER_START_TIMEOUT}s:\n"
+            f"{self.log_tail()}"
+        )
+
+    def api(self, method: str, path: str) -> Any:
+        """Call the server's REST API with the token; the decoded JSON answer (or None)."""
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels_of(self, notebook_path: str) -> None:
+        """Delete the sessions (and so the kernels) of one notebook: 2 cores go a short way."""
+        for session in self.api("GET", "/api/sessions"):
+            if session.get("path") == notebook_path:
+                self.api("DELETE", f"/api/sessions/{session['id']}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no server log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+class CellError(AssertionError):
+    """A notebook cell raised, or did not finish in time."""
+
+
+# Runs one cell through the app's own command and resolves with its outcome.
+# `notebook:run-cell` resolves after the kernel's execute_reply; a JS-side deadline
+# keeps a hung kernel from blocking the test forever.
+_RUN_CELL_JS = """
+async ([index, timeoutMs]) => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  const notebook = panel.content;
+  notebook.deselectAll();
+  notebook.activeCellIndex = index;
+  const run = app.commands.execute('notebook:run-cell');
+  const timedOut = new Promise((resolve) => setTimeout(() => resolve('timeout'), timeoutMs));
+  const outcome = await Promise.race([run.then(() => 'done'), timedOut]);
+  const cell = notebook.widgets[index];
+  return {
+    outcome,
+    executionCount: cell.model.executionCount,
+    outputs: cell.model.outputs.toJSON(),
+  };
+}
+"""
+
+_NOTEBOOK_READY_JS = """
+async (path) => {
+  const app = window.jupyterapp;
+  if (!app || !app.shell) return 'no app';
+  const panel = app.shell.currentWidget;
+  if (!panel || !panel.context || panel.context.path !== path) return 'no panel';
+  await panel.context.ready;
+  await panel.sessionContext.ready;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  if (!kernel) return 'no kernel';
+  return kernel.status;
+}
+"""
+
+
+class NotebookPage:
+    """A notebook open in JupyterLab or Notebook 7, in one browser page."""
+
+    def __init__(self, page: Page, server: JupyterServer, path: str, ui: str) -> None:
+        self.page = page
+        self.server = server
+        self.path = path
+        self.ui = ui
+
+    @classmethod
+    def open(cls, page: Page, server: JupyterServer, path: str, ui: str) -> NotebookPage:
+        """Load ``path`` in ``ui`` ("lab" or "notebook7") and wait for an idle kernel."""
+        if ui == "lab":
+            url = f"{server.url}/lab/tree/{path}?reset&token={server.token}"
+        elif ui == "notebook7":
+            url = f"{server.url}/notebooks/{path}?token={server.token}"
+        else:
+            raise ValueError(f"ui must be 'lab' or 'notebook7', got {ui!r}")
+        page.goto(url, wait_until="domcontentloaded")
+        notebook = cls(page, server, path, ui)
+        notebook._wait_ready()
+        return notebook
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + NOTEBOOK_OPEN_TIMEOUT
+        state = "not loaded"
+        while time.monotonic() < deadline:
+            state = self.page.evaluate(_NOTEBOOK_READY_JS, self.path)
+            if state == "idle":
+                return
+            self.page.wait_for_timeout(100)
+        raise TimeoutError(
+            f"{self.path} did not reach an idle kernel in {self.ui} within "
+            f"{NOTEBOOK_OPEN_TIMEOUT}s (last state: {state})\n{self.server.log_tail()}"
+        )
+
+    def run_cell(self, index: int, *, timeout: float = CELL_TIMEOUT) -> list[dict[str, Any]]:
+        """Run cell ``index`` and return its outputs; raise ``CellError`` if it failed."""
+        result = self.page.evaluate(_RUN_CELL_JS, [index, int(timeout * 1000)])
+        outputs: list[dict[str, Any]] = result["outputs"]
+        if result["outcome"] != "done":
+            raise CellError(f"cell {index} of {self.path} did not finish within {timeout}s")
+        for output in outputs:
+            if output.get("output_type") == "error":
+                traceback = "\n".join(output.get("traceback", []))
+                raise CellError(
+                    f"cell {index} of {self.path} raised {output.get('ename')}: "
+                    f"{output.get('evalue')}\n{traceback}"
+                )
+        return outputs
+
+    def run_cells(self, indices: range | list[int]) -> None:
+        for index in indices:
+            self.run_cell(index)
+
+    def cell(self, index: int) -> Locator:
+        """The DOM node of cell ``index`` (same class names in Lab and Notebook 7)."""
+        return self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+    def output_area(self, index: int) -> Locator:
+        return self.cell(index).locator(".jp-OutputArea")
+
+    def frame_of(self, iframe: Locator) -> Frame:
+        """The ``Frame`` behind an ``<iframe>`` element (to evaluate script inside it)."""
+        handle = iframe.element_handle(timeout=10_000)
+        frame = handle.content_frame()
+        if frame is None:
+            raise AssertionError("the iframe has no content frame")
+        return frame
+
+    def frame_locator(self, iframe_selector: str) -> FrameLocator:
+        return self.page.frame_locator(iframe_selector)
+
+    def close(self) -> None:
+        self.server.shutdown_kernels_of(self.path)

@@ -1,0 +1,168 @@
+"""Build the notebooks the browser tests open, and read what their kernel reports.
+
+The kernel runs in another process, so it reports back through a JSON-lines file:
+the session's ``on_event`` appends every public event the moment Python receives
+it (with the kernel's ``time.time()``), and cells append named marks and dumps.
+Kernel and test share one machine clock, which is what makes the browser-to-Python
+latencies measurable.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+POLL_SECONDS = 0.05
+
+
+def write_notebook(path: Path, cells: Sequence[str]) -> Path:
+    """Write a notebook of code cells (source dedented) that opens on the python3 kernel."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.cells = [nbformat.v4.new_code_cell(textwrap.dedent(src).strip()) for src in cells]
+    nbformat.validate(notebook)
+    path.write_text(nbformat.writes(notebook), encoding="utf-8")
+    return path
+
+
+def session_cell(
+    *,
+    ad_server_url: str,
+    log_path: Path,
+    conversation_id: str,
+    codes: Sequence[str] = ("inlineAd",),
+) -> str:
+    """The first cell: imports, the kernel log helpers and a session on the local server."""
+    return f"""
+        import json, time
+        import kontext_widget as kw
+
+        _LOG = {str(log_path)!r}
+
+        def _write(record):
+            with open(_LOG, "a", encoding="utf-8") as log:
+                log.write(json.dumps(record, default=str) + "\\n")
+
+        def mark(name, **values):
+            _write({{"kind": "mark", "name": name, "t": time.time(), **values}})
+
+        def on_event(event):
+            _write({{"kind": "event", "t": time.time(), **event.to_dict()}})
+
+        session = kw.create_session(
+            publisher_token="pub-browser-test",
+            user_id="user-browser-test",
+            conversation_id={conversation_id!r},
+            enabled_placement_codes={list(codes)!r},
+            ad_server_url={ad_server_url!r},
+            on_event=on_event,
+        )
+        mark("session-created")
+    """
+
+
+def user_message_cell(message_id: str, content: str) -> str:
+    """Add a user message and wait until its ``/preload`` answered (the bid is pending)."""
+    return f"""
+        session.add_message(kw.Message(id={message_id!r}, role="user", content={content!r}))
+        assert session.wait_idle(15), "the preload did not finish"
+        mark("preloaded", message_id={message_id!r})
+    """
+
+
+def render_cell(message_id: str, content: str, *, code: str = "inlineAd") -> str:
+    """Add the assistant message (marking the moment) and render its ad in this output."""
+    return f"""
+        mark("assistant-added", message_id={message_id!r})
+        session.add_message(kw.Message(id={message_id!r}, role="assistant", content={content!r}))
+        ad = session.render({message_id!r}, code={code!r})
+        mark("rendered", bid_id=ad.bid_id, iframe_url=ad.iframe_url)
+    """
+
+
+def dump_cell(tag: str) -> str:
+    """Write the session's event history and the ad's synced state as one mark."""
+    return f"""
+        mark(
+            {tag!r},
+            events=[e.to_dict() for e in session.events],
+            bid_id=ad.bid_id,
+            iframe_url=ad.iframe_url,
+            height=ad.height,
+            visible=ad.visible,
+            destroyed=ad.destroyed,
+        )
+    """
+
+
+class KernelLog:
+    """The JSON-lines file a notebook's kernel writes (see ``session_cell``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def records(self) -> list[dict[str, Any]]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        # A line being written right now may be incomplete: only whole lines count.
+        return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.records()
+            if r["kind"] == "event" and (name is None or r["name"] == name)
+        ]
+
+    def marks(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.records() if r["kind"] == "mark" and r["name"] == name]
+
+    def mark(self, name: str) -> dict[str, Any]:
+        found = self.marks(name)
+        assert found, f"the kernel wrote no {name!r} mark; records: {self.records()}"
+        return found[-1]
+
+    def wait_for(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        *,
+        timeout: float = 10.0,
+        what: str = "a record",
+    ) -> dict[str, Any]:
+        """The first record matching ``predicate``, polling the file until ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for record in self.records():
+                if predicate(record):
+                    return record
+            if time.monotonic() >= deadline:
+                names = [(r["kind"], r["name"]) for r in self.records()]
+                raise AssertionError(
+                    f"the kernel did not report {what} within {timeout}s; it wrote {names}"
+                )
+            time.sleep(POLL_SECONDS)
+
+    def wait_for_event(
+        self,
+        name: str,
+        *,
+        timeout: float = 10.0,
+        where: Callable[[dict[str, Any]], bool] = lambda _record: True,
+    ) -> dict[str, Any]:
+        return self.wait_for(
+            lambda r: r["kind"] == "event" and r["name"] == name and where(r),
+            timeout=timeout,
+            what=f"event {name!r}",
+        )
