@@ -112,9 +112,10 @@ class Ad(anywidget.AnyWidget):
     # -- called by the session -------------------------------------------------
     def _assign(self, bid: Bid, server: str, context: dict[str, Any]) -> None:
         """Attach the bid once; later calls are no-ops (section 3.4: bids never change)."""
-        if self.destroyed or self._protocol.bid is not None:
-            return
-        self._protocol.bid = bid
+        with self._lock:  # the callback thread and create_ad's caller may race here
+            if self.destroyed or self._protocol.bid is not None:
+                return
+            self._protocol.bid = bid
         theme = self.theme
         with self.hold_trait_notifications():
             self.set_trait("frame_context", context)

@@ -25,6 +25,7 @@ from typing import Any
 
 from . import _client, _io_loop
 from ._ad import Ad
+from ._chat import ChatTurn, Reply, chat_turn
 from ._constants import (
     DEFAULT_PLACEMENT_CODE,
     DEFAULT_SERVER_URL,
@@ -36,6 +37,7 @@ from ._constants import (
 )
 from ._delivery import Delivery
 from ._device import device
+from ._event_log import EventLog
 from ._events import AdError, AdEvent, Filled, NoFill
 from ._exceptions import SessionDestroyedError
 from ._install_id import install_id
@@ -552,11 +554,19 @@ class Session:
             return
         preload.assigned_to = message_id
         self._assignments[message_id] = preload
+        if len(self._assignments) > 2 * MAX_MESSAGES:
+            self._prune_assignments_locked()
         ads = [ad for key, ad in self._ads.items() if key[0] == message_id]
         contexts = [self._frame_context_locked(ad) for ad in ads]
         for ad, context in zip(ads, contexts, strict=True):
             self._delivery.post(partial(self._resolve, ad, preload, context))
         self._debug_locked("Session: bid-assigned", {"messageId": message_id})
+
+    def _prune_assignments_locked(self) -> None:
+        """Forget assignments of messages that left the window and have no ad (bounded memory)."""
+        keep = {message.id for message in self._messages} | {key[0] for key in self._ads}
+        for message_id in [mid for mid in self._assignments if mid not in keep]:
+            del self._assignments[message_id]
 
     def _resolve(self, ad: Ad, preload: _Preload, context: dict[str, Any]) -> None:
         bid = next((bid for bid in preload.bids if bid.code == ad.code), None)
@@ -657,6 +667,51 @@ class Session:
             callback(name, data)
         except Exception:
             logger.exception("kontext-widget: on_debug_event raised")
+
+    # -- notebook conveniences (_chat.py, _event_log.py) ------------------------------------
+    def event_log(self) -> EventLog:
+        """A live table of this session's events (history first), with a summary line.
+
+        Display it (leave it last in a cell) to watch fills, errors, views and
+        clicks arrive; ``.summary`` is the same counts as a dict.
+        """
+        return EventLog(self)
+
+    def chat_turn(
+        self,
+        user: str,
+        reply: Reply,
+        *,
+        user_message_id: str | None = None,
+        assistant_message_id: str | None = None,
+        code: str = DEFAULT_PLACEMENT_CODE,
+        theme: str | None = None,
+        display: bool = True,
+        wait: float | None = 5.0,
+    ) -> ChatTurn:
+        """One chat exchange: add the user message, produce the reply, add it, show its ad.
+
+        ``reply`` is the assistant's text, an iterable of text chunks (a stream:
+        drawn as it grows, added to the session once it ends), or a callable
+        taking the conversation's messages (including the new user message)
+        and returning either. Message ids default to ``u1``/``a1``, ``u2``/``a2``,
+        ... per session. Before the ad is created, the turn waits up to ``wait``
+        seconds for its ``/preload`` (``wait_idle``), so the ad and the event log
+        are final when the cell ends; ``None`` or 0 does not wait (the ad fills
+        in when its bid arrives). ``display=False`` shows nothing and only
+        creates the ad (``create_ad`` instead of ``render``).
+        """
+        return chat_turn(
+            self,
+            user,
+            reply,
+            user_message_id=user_message_id,
+            assistant_message_id=assistant_message_id,
+            code=code,
+            theme=theme,
+            display=display,
+            wait=wait,
+        )
 
 
 def create_session(

@@ -747,3 +747,16 @@ def test_wait_idle_times_out(make_session: SessionFactory, server: kw.LocalAdSer
     session.add_message(user(1))
     assert session.wait_idle(0.1) is False
     assert session.wait_idle(10) is True
+
+
+def test_assignments_stay_bounded(make_session: SessionFactory) -> None:
+    session = make_session()
+    kept = None
+    for i in range(70):
+        turn(session, i)
+        if i == 0:
+            kept = session.create_ad("a0")
+    assert len(session._assignments) <= 61
+    assert "a0" in session._assignments  # it has a live ad
+    assert kept is not None and kept.bid_id is not None
+    assert session.create_ad("a69").bid_id is not None
