@@ -615,3 +615,16 @@ def test_index_page(client: httpx.Client) -> None:
     response = client.get("/")
     assert response.status_code == 200
     assert "Kontext local ad server" in response.text
+
+
+def test_a_stopped_server_can_start_again_and_keeps_its_bids() -> None:
+    server = LocalAdServer()
+    with server:
+        reply = httpx.post(server.url + "/preload", json=preload_body(), headers=AUTH).json()
+    server.delay(0.2, times=1)
+    with server:
+        bid_id = reply["bids"][0]["bidId"]
+        assert httpx.get(f"{server.url}/api/frame/{bid_id}").status_code == 200
+        # A delayed answer is served, not dropped: the stop signal was cleared on start().
+        again = httpx.post(server.url + "/preload", json=preload_body(), headers=AUTH)
+        assert again.json()["sessionId"] == reply["sessionId"]
