@@ -44,7 +44,6 @@ from ._install_id import install_id
 from ._types import Character, Message, Regulatory
 from ._wire import (
     Bid,
-    DecodeError,
     PreloadError,
     PreloadFilled,
     PreloadNoFill,
@@ -429,7 +428,7 @@ class Session:
                 self._server + "/init", body, headers, TIMING.init_timeout
             )
             settings = decode_init(response.status, response.content)
-        except (_client.RequestFailed, DecodeError) as exc:
+        except Exception as exc:  # network, decoding, or a bug of ours: never the user's problem
             # The /error gate is treated as open: /init never said otherwise.
             self._report_error(f"Error initializing session: {exc}", "Init.fetch")
             return
@@ -475,6 +474,9 @@ class Session:
             outcome = classify_preload(response.status, response.content, self._codes)
         except _client.RequestFailed as exc:
             outcome = PreloadError(str(exc), "request_failed", report=True)
+        except Exception as exc:  # a bug of ours must not cost the user an event either
+            logger.exception("kontext-widget: unexpected /preload failure")
+            outcome = PreloadError(f"{type(exc).__name__}: {exc}", "request_failed", report=True)
         self._apply_preload(preload, outcome)
 
     async def _debounce(self) -> tuple[_Preload, dict[str, Any]] | None:

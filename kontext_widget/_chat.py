@@ -1,0 +1,202 @@
+"""``Session.chat_turn``: one chat exchange and its ad, without the plumbing.
+
+A turn is the sequence every chat host repeats: add the user message (which
+starts the ``/preload`` at once, so the ad is fetched while the model is still
+answering), produce the assistant reply, add it, and show the ad under it. The
+reply may arrive whole, as a stream of chunks, or from a function of the
+conversation, which is how an LLM client plugs in.
+
+Why streamed replies are shown the way they are: nbval compares the first
+version of a display, while ``nbconvert --execute`` stores the last one. The
+stream is drawn in a display that ends where it started (empty) and the whole
+reply is then displayed once, so a notebook's stored outputs and a re-run agree.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import count
+from typing import TYPE_CHECKING
+
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.display import display as ipython_display
+
+from ._types import Message
+
+if TYPE_CHECKING:
+    from ._ad import Ad
+    from ._session import Session
+
+__all__ = ["ChatTurn", "Reply", "chat_turn"]
+
+ReplyText = str | Iterable[str]
+Reply = ReplyText | Callable[[tuple[Message, ...]], ReplyText]
+
+# A display that starts and ends with this bundle compares equal under nbval.
+_EMPTY: dict[str, str] = {"text/plain": ""}
+_CURSOR = "▍"
+
+_turn_numbers: weakref.WeakKeyDictionary[Session, Iterator[int]] = weakref.WeakKeyDictionary()
+_turn_numbers_lock = threading.Lock()
+
+
+@dataclass(frozen=True, repr=False)
+class ChatTurn:
+    """What ``Session.chat_turn`` did: the two messages it added and the ad under the reply."""
+
+    user: Message
+    assistant: Message
+    ad: Ad
+
+    def __repr__(self) -> str:
+        # Ids, not the messages: their created_at would make notebook outputs differ per run.
+        return f"ChatTurn(user={self.user.id!r}, assistant={self.assistant.id!r}, ad={self.ad!r})"
+
+
+def _in_ipython() -> bool:
+    return bool(InteractiveShell.initialized())
+
+
+def _bundle(role: str, content: str) -> dict[str, str]:
+    label = "You" if role == "user" else "Assistant"
+    return {"text/plain": f"{role}: {content}", "text/markdown": f"**{label}**\n\n{content}"}
+
+
+def _show(role: str, content: str) -> None:
+    bundle = _bundle(role, content)
+    if _in_ipython():
+        ipython_display(bundle, raw=True)  # type: ignore[no-untyped-call]
+    else:
+        print(bundle["text/plain"])
+
+
+def _message_id(name: str, value: object, taken: set[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must be a non-empty str")
+    if value in taken:
+        raise ValueError(f"{name} {value!r} is already the id of a message of this session")
+    return value
+
+
+def _generated_ids(session: Session, taken: set[str]) -> tuple[str, str]:
+    """The next ``u<n>``/``a<n>`` pair of this session that no message uses yet."""
+    with _turn_numbers_lock:
+        numbers = _turn_numbers.setdefault(session, count(1))
+        while True:
+            number = next(numbers)
+            user_id, assistant_id = f"u{number}", f"a{number}"
+            if user_id not in taken and assistant_id not in taken:
+                return user_id, assistant_id
+
+
+def _check_reply(reply: object) -> None:
+    if callable(reply) or isinstance(reply, str):
+        return
+    if isinstance(reply, bytes | bytearray) or not isinstance(reply, Iterable):
+        raise TypeError(
+            "reply must be a str, an iterable of str chunks, or a callable taking the "
+            f"conversation's messages and returning either; got {type(reply).__name__}"
+        )
+
+
+def _resolve_reply(reply: Reply, messages: tuple[Message, ...]) -> ReplyText:
+    if callable(reply):
+        produced: object = reply(messages)
+        if not isinstance(produced, str) and (
+            isinstance(produced, bytes | bytearray) or not isinstance(produced, Iterable)
+        ):
+            raise TypeError(
+                "the reply callable must return a str or an iterable of str chunks, "
+                f"got {type(produced).__name__}"
+            )
+        return produced
+    return reply
+
+
+def _chunks(stream: Iterable[str]) -> Iterator[str]:
+    for index, chunk in enumerate(stream):
+        if not isinstance(chunk, str):
+            raise TypeError(f"reply chunk {index} must be a str, got {type(chunk).__name__}")
+        yield chunk
+
+
+def _collect(stream: Iterable[str], shown: bool) -> str:
+    """Join the chunks, drawing the growing reply in one display while in IPython."""
+    parts: list[str] = []
+    if not (shown and _in_ipython()):
+        parts.extend(_chunks(stream))
+        return "".join(parts)
+    handle = ipython_display(_EMPTY, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+    for chunk in _chunks(stream):
+        parts.append(chunk)
+        handle.update(_bundle("assistant", "".join(parts) + _CURSOR), raw=True)
+    handle.update(_EMPTY, raw=True)
+    return "".join(parts)
+
+
+def chat_turn(
+    session: Session,
+    user: str,
+    reply: Reply,
+    *,
+    user_message_id: str | None = None,
+    assistant_message_id: str | None = None,
+    code: str = "inlineAd",
+    theme: str | None = None,
+    display: bool = True,
+    wait: float | None = 5.0,
+) -> ChatTurn:
+    """Run one exchange; see ``Session.chat_turn`` for the parameters."""
+    if not isinstance(user, str):
+        raise TypeError(f"user must be the user's message text (a str), got {type(user).__name__}")
+    _check_reply(reply)
+    if not isinstance(code, str) or code not in session.enabled_placement_codes:
+        raise ValueError(
+            f"code {code!r} is not an enabled placement code of this session "
+            f"(enabled_placement_codes={list(session.enabled_placement_codes)!r})"
+        )
+    if theme is not None and not isinstance(theme, str):
+        raise TypeError(f"theme must be a str or None, got {type(theme).__name__}")
+    if not isinstance(display, bool):
+        raise TypeError(f"display must be a bool, got {type(display).__name__}")
+    if wait is not None and (isinstance(wait, bool) or not isinstance(wait, int | float)):
+        raise TypeError(f"wait must be a number of seconds or None, got {type(wait).__name__}")
+    if wait is not None and wait < 0:
+        raise ValueError(f"wait must be >= 0 seconds, got {wait!r}")
+
+    taken = {message.id for message in session.messages}
+    user_id = _message_id("user_message_id", user_message_id, taken)
+    assistant_id = _message_id("assistant_message_id", assistant_message_id, taken)
+    if user_id is not None and user_id == assistant_id:
+        raise ValueError("user_message_id and assistant_message_id must differ")
+    generated_user_id, generated_assistant_id = _generated_ids(session, taken)
+    user_message = Message(id=user_id or generated_user_id, role="user", content=user)
+    # Added first so that the /preload runs while the reply is being produced.
+    session.add_message(user_message)
+    if display:
+        _show("user", user)
+
+    text = _resolve_reply(reply, session.messages)
+    if not isinstance(text, str):
+        text = _collect(text, display)
+    if display:
+        _show("assistant", text)
+    assistant_message = Message(
+        id=assistant_id or generated_assistant_id, role="assistant", content=text
+    )
+    session.add_message(assistant_message)
+
+    if wait:
+        session.wait_idle(wait)
+    if display:
+        ad = session.render(assistant_message.id, code=code, theme=theme)
+    else:
+        ad = session.create_ad(assistant_message.id, code=code, theme=theme)
+    return ChatTurn(user=user_message, assistant=assistant_message, ad=ad)
