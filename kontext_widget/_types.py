@@ -26,7 +26,11 @@ def _utc_now() -> datetime:
 def format_timestamp(moment: datetime) -> str:
     """UTC ISO-8601 with exactly three fraction digits and ``Z`` (``2025-01-31T09:05:00.123Z``)."""
     utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # Formatted by hand: strftime("%Y") does not zero-pad years before 1000 on every platform.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def _require_str(owner: str, name: str, value: object, *, non_empty: bool = False) -> None:
@@ -81,7 +85,13 @@ class Message:
         if moment is None:
             object.__setattr__(self, "created_at", _utc_now())
         elif isinstance(moment, datetime):
-            object.__setattr__(self, "created_at", moment.astimezone(timezone.utc))
+            try:
+                utc = moment.astimezone(timezone.utc)
+            except (OverflowError, ValueError, OSError):
+                raise ValueError(
+                    f"Message.created_at is outside the range a UTC timestamp can hold: {moment!r}"
+                ) from None
+            object.__setattr__(self, "created_at", utc)
         else:
             raise TypeError(
                 f"Message.created_at must be a datetime or None, got {type(moment).__name__}"

@@ -160,8 +160,8 @@ def debug_body(name: str, data: object, identity: Mapping[str, str | None]) -> d
 def _json_object(content: bytes) -> Mapping[str, Any]:
     try:
         decoded = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DecodeError(f"malformed JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise DecodeError(f"malformed JSON: {type(exc).__name__}: {exc}"[:300]) from None
     if not isinstance(decoded, dict):
         raise DecodeError(f"expected a JSON object, got {type(decoded).__name__}")
     return decoded
@@ -180,10 +180,15 @@ def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _revenue(value: object) -> float | None:
+def _finite(value: object) -> float | None:
+    """A JSON number as a finite float, else ``None`` (bools, NaN, ints beyond float range)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _bids(raw: object) -> list[Bid]:
@@ -202,7 +207,7 @@ def _bids(raw: object) -> list[Bid]:
             Bid(
                 bid_id=_uuid(item.get("bidId"), f"bids[{index}].bidId"),
                 code=code,
-                revenue=_revenue(item.get("revenue")),
+                revenue=_finite(item.get("revenue")),
             )
         )
     return bids
@@ -245,19 +250,13 @@ def decode_init(status: int, content: bytes) -> InitSettings | None:
         return None
     body = _json_object(content)
     enabled = body.get("enabled")
-    timeout = body.get("preloadTimeout")
+    timeout = _finite(body.get("preloadTimeout"))
     report_errors = body.get("reportErrors")
     report_debug = body.get("reportDebug")
     return InitSettings(
         enabled=enabled if isinstance(enabled, bool) else True,
-        preload_timeout_ms=(
-            int(timeout)
-            if isinstance(timeout, int | float)
-            and not isinstance(timeout, bool)
-            and math.isfinite(timeout)
-            and timeout > 0
-            else None
-        ),
+        # Whole milliseconds, rounded up so that any positive value stays positive.
+        preload_timeout_ms=math.ceil(timeout) if timeout is not None and timeout > 0 else None,
         report_errors=report_errors if isinstance(report_errors, bool) else True,
         report_debug=report_debug if isinstance(report_debug, bool) else False,
     )
