@@ -1,0 +1,152 @@
+"""The pytest plugin, run the way users run it: inside a pytest run of its own (pytester)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import kontext_widget as kw
+from kontext_widget.pytest_plugin import wait_for_events
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _plugin_args() -> list[str]:
+    """``-p`` the plugin unless it is installed (then its entry point loads it already)."""
+    installed = any(
+        entry.value == "kontext_widget.pytest_plugin"
+        for entry in importlib.metadata.entry_points(group="pytest11")
+    )
+    return [] if installed else ["-p", "kontext_widget.pytest_plugin"]
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    # Subprocess runs and notebook kernels must import this checkout.
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    return pytester
+
+
+def test_fixtures_script_the_server_and_reset_it_per_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import os
+        import kontext_widget as kw
+        from kontext_widget.pytest_plugin import wait_for_events
+
+        def test_scripted_no_fill(kontext_ad_server, kontext_session):
+            assert os.environ["KONTEXT_AD_SERVER_URL"] == kontext_ad_server.url
+            kontext_ad_server.no_fill("ads_disabled")  # persistent: must not leak
+            session = kontext_session()
+            session.add_message({"id": "u1", "role": "user", "content": "hi"})
+            (event,) = wait_for_events(session, kw.NoFill)
+            assert event.skip_code == "ads_disabled"
+
+        def test_next_test_gets_the_default_fill(kontext_ad_server, kontext_session):
+            assert kontext_ad_server.requests == []
+            session = kontext_session(enabled_placement_codes=["inlineAd", "videoAd"])
+            session.add_message({"id": "u1", "role": "user", "content": "hi"})
+            fills = wait_for_events(session, "ad.filled", "ad.filled")
+            assert sorted(event.code for event in fills) == ["inlineAd", "videoAd"]
+            assert session.ad_server_url == kontext_ad_server.url
+        """
+    )
+    result = pytester.runpytest(*_plugin_args())
+    result.assert_outcomes(passed=2)
+
+
+def test_sessions_are_destroyed_after_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        made = []
+
+        def test_make(kontext_session):
+            made.append(kontext_session())
+            assert not made[0].destroyed
+
+        def test_destroyed_afterwards():
+            assert made[0].destroyed
+        """
+    )
+    pytester.runpytest(*_plugin_args()).assert_outcomes(passed=2)
+
+
+def test_option_serves_notebook_kernels_under_nbval(pytester: pytest.Pytester) -> None:
+    cell = nbformat.v4.new_code_cell(
+        "import os\n"
+        "import kontext_widget as kw\n"
+        "session = kw.create_session(publisher_token='p', user_id='u', conversation_id='c')\n"
+        "print(session.ad_server_url == os.environ['KONTEXT_AD_SERVER_URL'])\n"
+        "turn = session.chat_turn('Which running shoes?', 'These ones.', display=False)\n"
+        "print(turn.ad, [event.name for event in session.events])"
+    )
+    cell.execution_count = 1
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "stream",
+            name="stdout",
+            text="True\nAd(message_id='a1', code='inlineAd', state='filled') ['ad.filled']\n",
+        )
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    nbformat.write(notebook, pytester.path / "chat.ipynb")
+
+    result = pytester.runpytest_subprocess(
+        *_plugin_args(), "--nbval", "--nbval-current-env", "--kontext-ad-server", "chat.ipynb"
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_without_the_option_nothing_is_exported(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_env():
+            assert "KONTEXT_AD_SERVER_URL" not in os.environ
+        """
+    )
+    pytester.runpytest(*_plugin_args()).assert_outcomes(passed=1)
+
+
+def test_wait_for_events_times_out_naming_what_arrived() -> None:
+    with kw.LocalAdServer() as server:
+        server.no_fill()
+        with kw.create_session(
+            publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url
+        ) as session:
+            session.add_message({"id": "u1", "role": "user", "content": "hi"})
+            with pytest.raises(TimeoutError, match=r"ad\.filled.*\['ad\.no-fill'\]"):
+                wait_for_events(session, "ad.filled", timeout=0.5)
+
+
+@pytest.mark.parametrize("name", ["ad.unknown", "filled", object, 3])
+def test_wait_for_events_rejects_unknown_names(name: object) -> None:
+    with (
+        kw.create_session(
+            publisher_token="p",
+            user_id="u",
+            conversation_id="c",
+            ad_server_url="http://127.0.0.1:9",
+        ) as session,
+        pytest.raises(ValueError, match="is not an ad event"),
+    ):
+        wait_for_events(session, name)  # type: ignore[arg-type]
+
+
+def test_wait_for_events_needs_a_name() -> None:
+    with (
+        kw.create_session(
+            publisher_token="p",
+            user_id="u",
+            conversation_id="c",
+            ad_server_url="http://127.0.0.1:9",
+        ) as session,
+        pytest.raises(ValueError, match="at least one event name"),
+    ):
+        wait_for_events(session)
