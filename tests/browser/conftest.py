@@ -14,61 +14,34 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .jupyter import REPO_ROOT, JupyterServer, NotebookPage
-from .notebooks import KernelLog
+from .notebooks import NotebookSpec, write_kernel_support
+from .pages import CHROMIUM_ARGS, BrowserTab, PageLog, new_tab
+from .timings import TIMINGS
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-dev-shm-usage",
-]
-# The screen differs from the viewport on purpose: the browser facts test can
-# then tell `screen.width` (what must reach /preload) from `innerWidth`.
-VIEWPORT = {"width": 1280, "height": 900}
-SCREEN = {"width": 1600, "height": 1000}
 
 
 # -- failure reporting ----------------------------------------------------------------
 
 
-@dataclass
-class PageLog:
-    """Console messages and uncaught errors of one page, kept for failure reports."""
-
-    label: str
-    page: Any
-    lines: list[str] = field(default_factory=list)
-
-    def attach(self) -> None:
-        self.page.on("console", lambda m: self.lines.append(f"console.{m.type}: {m.text}"))
-        self.page.on("pageerror", lambda e: self.lines.append(f"pageerror: {e}"))
-        self.page.on(
-            "requestfailed",
-            lambda r: self.lines.append(f"requestfailed: {r.method} {r.url} {r.failure}"),
-        )
-
-
-_PAGES_KEY = pytest.StashKey[list[PageLog]]()
+_TABS_KEY = pytest.StashKey[list[BrowserTab]]()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if report.failed and report.when in ("setup", "call"):
-        for log in item.stash.get(_PAGES_KEY, []):
-            _save_failure_artifacts(item, report, log)
+        for tab in item.stash.get(_TABS_KEY, []):
+            for log in tab.logs:
+                _save_failure_artifacts(item, report, log)
     return report
 
 
@@ -77,8 +50,11 @@ def _save_failure_artifacts(item: pytest.Item, report: Any, log: PageLog) -> Non
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)[-120:]
     shot = ARTIFACTS / f"{slug}-{log.label}.png"
     try:
-        log.page.screenshot(path=str(shot), full_page=True, timeout=10_000)
-        where = f"screenshot: {shot}"
+        if log.page.is_closed():
+            where = "page closed by the test (no screenshot)"
+        else:
+            log.page.screenshot(path=str(shot), full_page=True, timeout=10_000)
+            where = f"screenshot: {shot}"
     except Exception as exc:  # a crashed page must not hide the real failure
         where = f"screenshot failed: {exc}"
     text = "\n".join([where, *log.lines[-200:]]) or "(no console output)"
@@ -87,22 +63,16 @@ def _save_failure_artifacts(item: pytest.Item, report: Any, log: PageLog) -> Non
 
 # -- timings (measured, not asserted) -------------------------------------------------
 
-_TIMINGS: dict[str, list[float]] = {}
-
-
-def record_timing(name: str, seconds: float) -> None:
-    _TIMINGS.setdefault(name, []).append(seconds)
-
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _TIMINGS:
+    if not TIMINGS:
         return
     terminalreporter.section("browser timings (measured, not asserted)")
-    for name, values in _TIMINGS.items():
+    for name, values in TIMINGS.items():
         shown = ", ".join(f"{v * 1000:.0f} ms" for v in values)
         terminalreporter.write_line(f"{name}: {shown}")
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "browser-timings.json").write_text(json.dumps(_TIMINGS, indent=2))
+    (ARTIFACTS / "browser-timings.json").write_text(json.dumps(TIMINGS, indent=2))
 
 
 # -- session-wide processes -----------------------------------------------------------
@@ -131,6 +101,7 @@ def jupyter_server(
     tmp_path_factory: pytest.TempPathFactory, chromium_path: Path
 ) -> Iterator[JupyterServer]:
     server = JupyterServer.start(tmp_path_factory.mktemp("jupyter"))
+    write_kernel_support(server.root_dir)
     yield server
     server.stop()
 
@@ -152,43 +123,27 @@ def kernel_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- per test -------------------------------------------------------------------------
 
 
-@dataclass
-class BrowserTab:
-    """A fresh browser context for one test, with its pages logged for failure reports."""
-
-    context: Any
-    logs: list[PageLog]
-
-    def new_page(self, label: str = "page") -> Any:
-        page = self.context.new_page()
-        self.track(page, label)
-        return page
-
-    def track(self, page: Any, label: str) -> None:
-        log = PageLog(label, page)
-        log.attach()
-        self.logs.append(log)
-
-
 @pytest.fixture
-def browser_context(browser: Any, request: pytest.FixtureRequest) -> Iterator[BrowserTab]:
-    context = browser.new_context(viewport=VIEWPORT, screen=SCREEN, device_scale_factor=1)
-    context.set_default_timeout(15_000)
-    tab = BrowserTab(context, [])
-    # Pages the test opens later (ad clicks) are logged too.
-    context.on("page", lambda page: tab.track(page, f"popup{len(tab.logs)}"))
-    request.node.stash[_PAGES_KEY] = tab.logs
+def browser_context(browser: Any) -> Iterator[BrowserTab]:
+    """A browser context of its own for one test."""
+    tab = new_tab(browser)
     yield tab
-    context.close()
+    tab.context.close()
 
 
-@dataclass
-class NotebookSpec:
-    """What a test needs to build, open and inspect one notebook."""
+@pytest.fixture(scope="module")
+def module_context(browser: Any) -> Iterator[BrowserTab]:
+    """A browser context shared by the tests of one module (one notebook, several checks)."""
+    tab = new_tab(browser)
+    yield tab
+    tab.context.close()
 
-    name: str
-    path: Path
-    log: KernelLog
+
+@pytest.fixture(autouse=True)
+def _report_pages_on_failure(request: pytest.FixtureRequest) -> None:
+    """Let the report hook find the pages of whichever browser context the test uses."""
+    names = [n for n in ("browser_context", "module_context") if n in request.fixturenames]
+    request.node.stash[_TABS_KEY] = [request.getfixturevalue(n) for n in names]
 
 
 @pytest.fixture
@@ -215,11 +170,7 @@ def notebook_spec(
     request: pytest.FixtureRequest, jupyter_server: JupyterServer, kernel_logs: Path
 ) -> NotebookSpec:
     """A unique notebook name and kernel log path for the current test."""
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name).strip("-")
-    log_path = kernel_logs / f"{name}-{time.monotonic_ns()}.jsonl"
-    return NotebookSpec(
-        f"{name}.ipynb", jupyter_server.root_dir / f"{name}.ipynb", KernelLog(log_path)
-    )
+    return NotebookSpec.new(request.node.name, jupyter_server.root_dir, kernel_logs)
 
 
 @pytest.fixture

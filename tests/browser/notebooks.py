@@ -10,9 +10,11 @@ latencies measurable.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,54 @@ def write_notebook(path: Path, cells: Sequence[str]) -> Path:
     return path
 
 
+KERNEL_SUPPORT = "kw_browser_support"
+
+# Imported by the notebooks' first cell; a module rather than cell source so the
+# cells stay short and the ad lands high on the page (in view, as ad.viewed needs).
+_KERNEL_SUPPORT_SOURCE = """
+\"\"\"Kernel side of the kontext-widget browser tests (written by tests/browser).\"\"\"
+import json
+import time
+
+import kontext_widget as kw
+
+_log_path = None
+
+
+def _write(record):
+    with open(_log_path, "a", encoding="utf-8") as log:
+        log.write(json.dumps(record, default=str) + "\\n")
+
+
+def mark(name, **values):
+    _write({"kind": "mark", "name": name, "t": time.time(), **values})
+
+
+def on_event(event):
+    _write({"kind": "event", "t": time.time(), **event.to_dict()})
+
+
+def start_session(log_path, ad_server_url, conversation_id, codes):
+    global _log_path
+    _log_path = log_path
+    session = kw.create_session(
+        publisher_token="pub-browser-test",
+        user_id="user-browser-test",
+        conversation_id=conversation_id,
+        enabled_placement_codes=list(codes),
+        ad_server_url=ad_server_url,
+        on_event=on_event,
+    )
+    mark("session-created")
+    return session
+"""
+
+
+def write_kernel_support(root: Path) -> None:
+    """Put the kernel-side helper module next to the notebooks (the kernel's cwd)."""
+    (root / f"{KERNEL_SUPPORT}.py").write_text(_KERNEL_SUPPORT_SOURCE.lstrip(), encoding="utf-8")
+
+
 def session_cell(
     *,
     ad_server_url: str,
@@ -42,32 +92,12 @@ def session_cell(
     conversation_id: str,
     codes: Sequence[str] = ("inlineAd",),
 ) -> str:
-    """The first cell: imports, the kernel log helpers and a session on the local server."""
+    """The first cell: a session on the local server whose events go to ``log_path``."""
     return f"""
-        import json, time
-        import kontext_widget as kw
-
-        _LOG = {str(log_path)!r}
-
-        def _write(record):
-            with open(_LOG, "a", encoding="utf-8") as log:
-                log.write(json.dumps(record, default=str) + "\\n")
-
-        def mark(name, **values):
-            _write({{"kind": "mark", "name": name, "t": time.time(), **values}})
-
-        def on_event(event):
-            _write({{"kind": "event", "t": time.time(), **event.to_dict()}})
-
-        session = kw.create_session(
-            publisher_token="pub-browser-test",
-            user_id="user-browser-test",
-            conversation_id={conversation_id!r},
-            enabled_placement_codes={list(codes)!r},
-            ad_server_url={ad_server_url!r},
-            on_event=on_event,
+        from {KERNEL_SUPPORT} import kw, mark, start_session
+        session = start_session(
+            {str(log_path)!r}, {ad_server_url!r}, {conversation_id!r}, {list(codes)!r}
         )
-        mark("session-created")
     """
 
 
@@ -165,4 +195,22 @@ class KernelLog:
             lambda r: r["kind"] == "event" and r["name"] == name and where(r),
             timeout=timeout,
             what=f"event {name!r}",
+        )
+
+
+@dataclass
+class NotebookSpec:
+    """Where one test's notebook lives (in the server root) and where its kernel logs."""
+
+    name: str
+    path: Path
+    log: KernelLog
+
+    @classmethod
+    def new(cls, label: str, root: Path, logs: Path) -> NotebookSpec:
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")
+        return cls(
+            f"{slug}.ipynb",
+            root / f"{slug}.ipynb",
+            KernelLog(logs / f"{slug}-{time.monotonic_ns()}.jsonl"),
         )
