@@ -3,7 +3,7 @@
 ``kontext-widget serve`` runs ``LocalAdServer`` in the foreground so a notebook, a
 browser or another process can use an offline ad server. The URL is the first line
 printed (and flushed), which lets scripts and tests read it from a pipe. Subcommands
-live in argparse subparsers so more (``demo``) can be added beside ``serve``.
+live in argparse subparsers: ``demo`` (``_demo.py``) sits beside ``serve``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
+from ._demo import run_demo
 from ._local_server import LocalAdServer
 from ._version import __version__
 
@@ -43,7 +45,34 @@ def _build_parser() -> argparse.ArgumentParser:
         help="allow a non-loopback --host (the server has no authentication)",
     )
     serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="open the chat demo notebook against a local ad server",
+        description="Start a local ad server, copy the chat demo notebook into DIR and open it "
+        "in JupyterLab on 127.0.0.1 (the URL is printed). With --execute, run it headless "
+        "instead and print the fills and events.",
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("kontext-widget-demo"),
+        help="working directory for the notebook (default ./kontext-widget-demo; "
+        "an existing copy is kept)",
+    )
+    demo.add_argument(
+        "--execute", action="store_true", help="run the notebook headless and print the events"
+    )
+    demo.add_argument("--port", type=int, default=0, help="JupyterLab port (default: a free one)")
+    demo.add_argument(
+        "--timeout", type=float, default=120.0, help="per-cell timeout of --execute, in seconds"
+    )
+    demo.set_defaults(run=_demo)
     return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return run_demo(args.dir, execute=args.execute, port=args.port, timeout=args.timeout)
 
 
 def _serve(args: argparse.Namespace) -> int:

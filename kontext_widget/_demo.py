@@ -1,0 +1,195 @@
+"""``kontext-widget demo``: the chat notebook against a local ad server, in one command.
+
+The demo starts a ``LocalAdServer`` in this process and exports its URL as
+``KONTEXT_AD_SERVER_URL``; the kernels started from here (by JupyterLab, or by
+nbclient with ``--execute``) inherit it, so the notebook's session talks to the
+local server without any configuration. The notebook is copied into a working
+directory so that the user's edits never touch the installed package, and an
+existing copy is left alone so that those edits survive the next ``demo``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ._constants import SERVER_URL_ENV
+from ._local_server import LocalAdServer
+
+__all__ = ["NOTEBOOK", "notebook_source", "prepare_notebook", "run_demo"]
+
+NOTEBOOK = "chat_demo.ipynb"
+
+# Run after the notebook by --execute: the notebook's `session` is the demo's contract.
+_COLLECT_EVENTS = "import json as _json\nprint(_json.dumps([e.to_dict() for e in session.events]))"
+
+
+def notebook_source() -> Path:
+    """The shipped demo notebook: inside the wheel, else in the source checkout."""
+    packaged = resources.files("kontext_widget").joinpath("notebooks").joinpath(NOTEBOOK)
+    if packaged.is_file():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK
+    if checkout.is_file():
+        return checkout
+    raise FileNotFoundError(f"the demo notebook {NOTEBOOK} is missing from this installation")
+
+
+def prepare_notebook(directory: Path) -> tuple[Path, bool]:
+    """Copy the demo notebook into ``directory`` unless a copy is there; ``(path, copied)``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / NOTEBOOK
+    if target.exists():
+        return target, False
+    shutil.copyfile(notebook_source(), target)
+    return target, True
+
+
+@contextmanager
+def _exported_server() -> Iterator[LocalAdServer]:
+    previous = os.environ.get(SERVER_URL_ENV)
+    with LocalAdServer() as server:
+        os.environ[SERVER_URL_ENV] = server.url
+        try:
+            yield server
+        finally:
+            if previous is None:
+                os.environ.pop(SERVER_URL_ENV, None)
+            else:
+                os.environ[SERVER_URL_ENV] = previous
+
+
+def run_demo(directory: Path, *, execute: bool, port: int, timeout: float) -> int:
+    """The ``demo`` subcommand; returns the exit status."""
+    problem = _missing_jupyter()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    notebook, copied = prepare_notebook(directory)
+    print(f"{'Copied the demo notebook to' if copied else 'Using'} {notebook}", flush=True)
+    with _exported_server() as server:
+        print(f"Local ad server: {server.url}", flush=True)
+        if execute:
+            return _execute(notebook, server, timeout)
+        return _launch_lab(notebook, port)
+
+
+def _missing_jupyter() -> str | None:
+    """Why the demo cannot run here, or ``None``: JupyterLab (and nbclient) are an extra."""
+    missing = [name for name in ("jupyterlab", "nbclient") if find_spec(name) is None]
+    if not missing:
+        return None
+    return f"kontext-widget demo needs {' and '.join(missing)}: pip install 'kontext-widget[demo]'"
+
+
+def _execute(notebook: Path, server: LocalAdServer, timeout: float) -> int:
+    """Run the notebook headless, save it with its outputs, print what the ads did."""
+    # Imported here: nbclient comes with the optional `demo` extra.
+    import nbformat  # noqa: PLC0415
+    from nbclient import NotebookClient  # noqa: PLC0415
+    from nbclient.exceptions import CellExecutionError  # noqa: PLC0415
+
+    nb = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(notebook.parent)}},
+    )
+    collect = nbformat.v4.new_code_cell(_COLLECT_EVENTS)  # type: ignore[no-untyped-call]
+    try:
+        with client.setup_kernel():
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+            nb.cells.append(collect)
+            client.execute_cell(collect, len(nb.cells) - 1)
+            nb.cells.pop()
+    except CellExecutionError as exc:
+        print(f"kontext-widget demo: the notebook failed:\n{exc}", file=sys.stderr)
+        return 1
+    nbformat.write(nb, notebook)  # type: ignore[no-untyped-call]
+
+    events = _collected_events(collect.outputs)
+    fills = [event for event in events if event["name"] == "ad.filled"]
+    print(f"Executed {notebook} (saved with its outputs)")
+    print(f"preloads: {len(server.requests_to('/preload'))}, fills: {len(fills)}")
+    print("events:")
+    for event in events:
+        payload = " ".join(f"{key}={value}" for key, value in event["payload"].items())
+        print(f"  {event['name']:<20} {payload}")
+    return 0
+
+
+def _collected_events(outputs: list[Any]) -> list[dict[str, Any]]:
+    text = "".join(output.get("text", "") for output in outputs if output.get("name") == "stdout")
+    events: list[dict[str, Any]] = json.loads(text)
+    return events
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class _Stop(Exception):
+    """SIGTERM, turned into an exception so that JupyterLab is stopped with us."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def _launch_lab(notebook: Path, port: int) -> int:
+    """Run JupyterLab on 127.0.0.1 in the notebook's directory until interrupted."""
+    port = port or _free_port()
+    token = secrets.token_urlsafe(24)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={notebook.parent}",
+        f"--IdentityProvider.token={token}",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # JupyterLab refuses root unless told; containers often run as root, and the
+        # server is bound to 127.0.0.1 behind a random token either way.
+        command.append("--ServerApp.allow_root=True")
+    lab = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        print(
+            f"Open http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}\n"
+            "Press Ctrl+C to stop JupyterLab and the ad server.",
+            flush=True,
+        )
+        return lab.wait()
+    except (KeyboardInterrupt, _Stop):
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if lab.poll() is None:
+            lab.terminate()
+            try:
+                lab.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                lab.kill()
+                lab.wait()
