@@ -176,8 +176,11 @@ def chat_turn(
     assistant_id = _message_id("assistant_message_id", assistant_message_id, taken)
     if user_id is not None and user_id == assistant_id:
         raise ValueError("user_message_id and assistant_message_id must differ")
-    generated_user_id, generated_assistant_id = _generated_ids(session, taken)
-    user_message = Message(id=user_id or generated_user_id, role="user", content=user)
+    if user_id is None or assistant_id is None:
+        generated_user_id, generated_assistant_id = _generated_ids(session, taken)
+        user_id = user_id or generated_user_id
+        assistant_id = assistant_id or generated_assistant_id
+    user_message = Message(id=user_id, role="user", content=user)
     # Added first so that the /preload runs while the reply is being produced.
     session.add_message(user_message)
     if display:
@@ -188,9 +191,7 @@ def chat_turn(
         text = _collect(text, display)
     if display:
         _show("assistant", text)
-    assistant_message = Message(
-        id=assistant_id or generated_assistant_id, role="assistant", content=text
-    )
+    assistant_message = Message(id=assistant_id, role="assistant", content=text)
     session.add_message(assistant_message)
 
     if wait:
