@@ -48,15 +48,25 @@ class BrowserTab:
         return page
 
     def track(self, page: Any, label: str) -> None:
+        """Log ``page``; a page already logged (the context's "page" event fires for
+        ``new_page`` too) only gets the more telling label."""
+        for log in self.logs:
+            if log.page is page:
+                log.label = label
+                return
         log = PageLog(label, page)
         log.attach()
         self.logs.append(log)
+
+    def track_opened(self, page: Any) -> None:
+        if all(log.page is not page for log in self.logs):
+            self.track(page, f"opened{len(self.logs)}")
 
 
 def new_tab(browser: Any) -> BrowserTab:
     context = browser.new_context(viewport=VIEWPORT, screen=SCREEN, device_scale_factor=1)
     context.set_default_timeout(15_000)
     tab = BrowserTab(context, [])
-    # Pages opened later (ad clicks) are logged too.
-    context.on("page", lambda page: tab.track(page, f"popup{len(tab.logs)}"))
+    # Pages the page opens (ad clicks) are logged too.
+    context.on("page", tab.track_opened)
     return tab
