@@ -1,9 +1,10 @@
 """Fixtures for the real-browser tests (``pytest tests/browser -m browser``).
 
 Shared per session, because starting them dominates the run time on 2 cores: one
-``jupyter lab`` server (it also serves Notebook 7), one headless Chromium, and one
-``LocalAdServer`` living in THIS process so tests can script it and read the
-requests it recorded. Each test gets its own browser context and notebook.
+``jupyter lab`` server (it also serves Notebook 7) and one ``LocalAdServer``
+living in THIS process so tests can script it and read the requests it recorded.
+Headless Chromium is started once per module (see ``browser``). Each test gets
+its own browser context and notebook, or shares the module's (``module_context``).
 
 On a failure the report gets the browser console and page errors of every page
 the test used, and a screenshot of each is saved under ``test-artifacts/``.
@@ -85,8 +86,14 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: Path) -> Iterator[Any]:
+    """Chromium through Playwright's sync API, per module.
+
+    Not per session: Playwright allows one sync instance at a time in a process,
+    and other modules of the suite (tests/test_creative_browser.py) start their
+    own; a module-scoped instance is closed before the next module starts.
+    """
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
