@@ -58,6 +58,10 @@ class BrowserTab:
         log.attach()
         self.logs.append(log)
 
+    def page_errors(self) -> list[str]:
+        """Uncaught exceptions of every page of this context so far."""
+        return [line for log in self.logs for line in log.lines if line.startswith("pageerror:")]
+
     def track_opened(self, page: Any) -> None:
         if all(log.page is not page for log in self.logs):
             self.track(page, f"opened{len(self.logs)}")

@@ -306,8 +306,14 @@ def test_destroy_removes_the_iframe(core: CoreNotebook) -> None:
     expect(core.page.locator(".kontext-ad-slot iframe")).to_have_count(0)
 
 
+def test_no_uncaught_errors_in_the_lab_page(module_context: BrowserTab, core: CoreNotebook) -> None:
+    # Last of the shared notebook's tests: everything above ran in this page. (A clean
+    # JupyterLab page has none, so any error here comes from the widget or creative.)
+    assert module_context.page_errors() == []
+
+
 def test_interstitial_opens_and_closes_the_modal_overlay(
-    notebook_spec: NotebookSpec, open_notebook: Any, ad_server: Any
+    notebook_spec: NotebookSpec, open_notebook: Any, ad_server: Any, browser_context: BrowserTab
 ) -> None:
     code = "interstitialAd"
     write_notebook(
@@ -351,3 +357,4 @@ def test_interstitial_opens_and_closes_the_modal_overlay(
     modal_frame.locator("button.close").click()
     expect(modal).to_have_count(0, timeout=EXPECT_TIMEOUT_MS)
     expect(ad.iframe).to_be_visible()
+    assert browser_context.page_errors() == []
