@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, FrameLocator, Locator, Page
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -246,7 +247,12 @@ class NotebookPage:
         deadline = time.monotonic() + NOTEBOOK_OPEN_TIMEOUT
         state = "not loaded"
         while time.monotonic() < deadline:
-            state = self.page.evaluate(_NOTEBOOK_READY_JS, self.path)
+            try:
+                state = self.page.evaluate(_NOTEBOOK_READY_JS, self.path)
+            except PlaywrightError as exc:
+                # JupyterLab rewrites the URL (`?reset`) while loading: the page may
+                # navigate under the poll; the next poll runs in the new document.
+                state = f"page navigating ({exc.message.splitlines()[0]})"
             if state == "idle":
                 return
             self.page.wait_for_timeout(100)
