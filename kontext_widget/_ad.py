@@ -41,7 +41,10 @@ class Ad(anywidget.AnyWidget):
     ad iframe; one iframe per ``Ad`` however many times it is displayed.
     """
 
-    _esm = _BUNDLE
+    # The bundle's text, not its Path: anywidget turns a Path into a watched file
+    # whose change signal holds every widget strongly, so no Ad (nor its session)
+    # could ever be freed. Hot reload is a development nicety we do without.
+    _esm = _BUNDLE.read_text(encoding="utf-8")
 
     iframe_url = traitlets.Unicode("", read_only=True).tag(sync=True)
     server_origin = traitlets.Unicode("", read_only=True).tag(sync=True)
@@ -107,7 +110,11 @@ class Ad(anywidget.AnyWidget):
                 return
             self.set_trait("destroyed", True)
         self._session._forget_ad(self)
+        # A DOMWidget owns a Layout widget that close() leaves registered: close both.
+        layout = getattr(self, "layout", None)
         self.close()
+        if layout is not None:
+            layout.close()
 
     # -- called by the session -------------------------------------------------
     def _assign(self, bid: Bid, server: str, context: dict[str, Any]) -> None:
