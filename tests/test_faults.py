@@ -412,23 +412,31 @@ def test_init_non_2xx_keeps_defaults(server: FaultServer, code: int) -> None:
         assert all(isinstance(e, Filled) for e in recorder.events)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [b'{"preloadTimeout": 0.5}', b'{"preloadTimeout": 1' + b"0" * 400 + b"}"],
-    ids=["half-a-millisecond", "beyond-float-range"],
-)
-def test_odd_init_preload_timeouts_never_break_preloads(server: FaultServer, body: bytes) -> None:
-    # Both are "> 0", so section 2.1 applies them; neither may turn into a timeout of
-    # zero (every preload fails at once) or an overflow when converted to seconds.
-    server.init = raw(body)
+def test_a_number_beyond_float_range_is_ignored(server: FaultServer) -> None:
+    # Not a usable number of milliseconds: the default stays and preloads fill.
+    server.init = raw(b'{"preloadTimeout": 1' + b"0" * 400 + b"}")
     recorder = Recorder()
     with open_session(server.url, recorder) as session:
         server.wait_for("/init")
-        deadline = time.monotonic() + 0.5
-        while session.preload_timeout_ms == 2000 and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert session.preload_timeout_ms > 0
+        assert session.wait_idle(5)
+        assert session.preload_timeout_ms == 2000
         assert isinstance(user_turn(session, recorder), Filled)
+
+
+def test_a_sub_millisecond_timeout_is_rounded_up_not_to_zero(server: FaultServer) -> None:
+    # "> 0", so section 2.1 applies it, rounded up to whole milliseconds: never a
+    # zero timeout. The server asked for 1 ms; a preload that takes longer fails
+    # as a timeout, with exactly one terminal event, and nothing raises.
+    server.init = raw(b'{"preloadTimeout": 0.5}')
+    recorder = Recorder()
+    with open_session(server.url, recorder) as session:
+        server.wait_for("/init")
+        assert session.wait_idle(5)
+        assert session.preload_timeout_ms == 1
+        event = user_turn(session, recorder)
+        assert isinstance(event, Filled) or event == AdError(
+            message="timed out after 1 ms", err_code="request_failed"
+        )
 
 
 # -- supersession --------------------------------------------------------------------
