@@ -78,7 +78,10 @@ async def post(
 ) -> RawResponse:
     """One attempt within ``timeout`` seconds; raises ``RequestFailed`` on network failure."""
     try:
-        return await asyncio.wait_for(_attempt(url, body, headers), timeout)
+        # The attempt's time limit starts once it has a slot: waiting behind other
+        # sessions' requests is not the server being slow.
+        async with _io_loop.request_slots():
+            return await asyncio.wait_for(_attempt(url, body, headers), timeout)
     except asyncio.TimeoutError:
         raise RequestFailed(f"timed out after {timeout * 1000:.0f} ms") from None
     except httpx.HTTPError as exc:

@@ -17,18 +17,32 @@ from typing import Any, TypeVar
 
 import httpx
 
-__all__ = ["call_soon", "http_client", "loop", "spawn", "submit"]
+__all__ = [
+    "MAX_CONNECTIONS",
+    "call_soon",
+    "http_client",
+    "loop",
+    "request_slots",
+    "spawn",
+    "submit",
+]
 
 T = TypeVar("T")
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _client: httpx.AsyncClient | None = None
+_slots: asyncio.Semaphore | None = None
 _owner_pid: int | None = None
 # Strong references to fire-and-forget tasks: the loop keeps only weak ones.
 _background: set[asyncio.Task[Any]] = set()
 
 THREAD_NAME = "kontext-widget-io"
+
+# httpcore matches every queued request against every pooled connection on each
+# state change, so a queue far longer than the pool costs quadratic CPU (1,000
+# sessions preloading at once took minutes). Requests wait for a slot first.
+MAX_CONNECTIONS = 64
 
 
 def _run(ready: threading.Event, new_loop: asyncio.AbstractEventLoop) -> None:
@@ -39,7 +53,7 @@ def _run(ready: threading.Event, new_loop: asyncio.AbstractEventLoop) -> None:
 
 def loop() -> asyncio.AbstractEventLoop:
     """The process's I/O loop, started on first use."""
-    global _loop, _client, _owner_pid
+    global _loop, _client, _slots, _owner_pid
     current = _loop
     if current is not None and _owner_pid == os.getpid():
         return current
@@ -53,6 +67,7 @@ def loop() -> asyncio.AbstractEventLoop:
             thread.start()
             ready.wait()
             _client = None
+            _slots = None
             _owner_pid = os.getpid()
             _loop = new_loop
         return _loop
@@ -69,11 +84,19 @@ def http_client() -> httpx.AsyncClient:
     if _client is None:
         _client = httpx.AsyncClient(
             timeout=httpx.Timeout(None),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=20),
             follow_redirects=False,
             trust_env=True,
         )
     return _client
+
+
+def request_slots() -> asyncio.Semaphore:
+    """At most ``MAX_CONNECTIONS`` requests in the pool at once; call only on the I/O loop."""
+    global _slots
+    if _slots is None:
+        _slots = asyncio.Semaphore(MAX_CONNECTIONS)
+    return _slots
 
 
 def submit(coro: Coroutine[Any, Any, T]) -> Future[T]:
