@@ -579,6 +579,10 @@ class _HTTPServer(HTTPServer):
     unblock and join them (``ThreadingMixIn`` either forgets daemon threads or makes
     interpreter exit wait on a sleeping handler)."""
 
+    # The stdlib default backlog of 5 resets connections under a burst of clients
+    # (a notebook full of sessions, or the throughput benchmark).
+    request_queue_size = 128
+
     def __init__(self, host: str, port: int, owner: LocalAdServer) -> None:
         self.owner = owner
         self._handlers: dict[threading.Thread, socket.socket] = {}
