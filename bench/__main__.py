@@ -1,0 +1,133 @@
+"""``python -m bench``: run every benchmark against a local ad server, write ``RESULTS.md``.
+
+Each section gets a fresh ``LocalAdServer`` so recorded requests of one do not
+skew another. The install id goes to a temporary directory: a benchmark run
+must not leave files in the user's config directory.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kontext_widget import LocalAdServer
+from kontext_widget._install_id import CONFIG_DIR_ENV
+
+from . import suite
+from .machine import describe
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+
+Section = tuple[str, str, Callable[[], list[suite.Figure]]]
+
+
+def _with_server(
+    measure: Callable[[LocalAdServer], list[suite.Figure]],
+) -> Callable[[], list[suite.Figure]]:
+    def run() -> list[suite.Figure]:
+        with LocalAdServer() as server:
+            return measure(server)
+
+    return run
+
+
+SECTIONS: list[Section] = [
+    (
+        "1. add_message on the caller's thread",
+        "Per-call cost, `time.perf_counter_ns` around each call.",
+        _with_server(suite.add_message_cost),
+    ),
+    (
+        "2. Coalescing",
+        "User messages closer than the 10 ms debounce share one `/preload`.",
+        _with_server(suite.coalescing),
+    ),
+    (
+        "3. Preload overhead",
+        "SDK path minus a raw httpx POST of the same body to the same server, same run.",
+        _with_server(suite.preload_overhead),
+    ),
+    (
+        "4. Scale",
+        "1,000 sessions in one process, each sending a preload at once.",
+        _with_server(suite.scale),
+    ),
+    (
+        "5. Long life",
+        "One session fed 100,000 messages (30-message cap, 1,000-event history).",
+        suite.long_life,
+    ),
+    (
+        "6. Front end",
+        "The shipped bundle; browser timings come from the browser suite (see below).",
+        suite.front_end,
+    ),
+    (
+        "7. LocalAdServer throughput",
+        "httpx AsyncClient, keep-alive, loopback.",
+        suite.server_throughput,
+    ),
+]
+
+BROWSER_NOTE = """\
+Browser timings (iframe mount, first render, frame-message round trip in JupyterLab and
+Notebook 7) are measured by the Playwright suite (`tests/browser/`, `tests/browser/timings.py`),
+not here. When that suite leaves `bench/browser_timings.json` (name -> value), section 6
+lists its figures; otherwise they are in that suite's closing report.
+"""
+
+
+def _verdict(figure: suite.Figure) -> str:
+    if figure.passed is None:
+        return ""
+    return "PASS" if figure.passed else "**MISS**"
+
+
+def render(
+    machine: dict[str, str], results: list[tuple[str, str, list[suite.Figure], float]]
+) -> str:
+    lines = [
+        "# kontext-widget benchmarks",
+        "",
+        "Written by `python -m bench`; do not edit by hand.",
+        "",
+    ]
+    lines += ["| Machine | |", "| --- | --- |"]
+    lines += [f"| {key} | {value} |" for key, value in machine.items()]
+    for title, description, figures, seconds in results:
+        lines += ["", f"## {title}", "", f"{description} ({seconds:.1f} s)", ""]
+        lines += ["| Figure | Measured | Target | Verdict |", "| --- | --- | --- | --- |"]
+        lines += [f"| {f.name} | {f.value} | {f.target} | {_verdict(f)} |" for f in figures]
+        if title.startswith("6."):
+            lines += ["", BROWSER_NOTE.rstrip()]
+    missed = [f.name for _, _, figures, _ in results for f in figures if f.passed is False]
+    lines += ["", "## Summary", ""]
+    lines += [f"Missed: {', '.join(missed)}." if missed else "Every target met."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    os.environ[CONFIG_DIR_ENV] = tempfile.mkdtemp(prefix="kontext-bench-")
+    only = set(sys.argv[1:])  # optional section numbers, e.g. `python -m bench 1 3`
+    results = []
+    for title, description, measure in SECTIONS:
+        if only and title.split(".")[0] not in only:
+            continue
+        print(f"{title} ...", flush=True)
+        start = time.perf_counter()
+        figures = measure()
+        seconds = time.perf_counter() - start
+        for figure in figures:
+            print(f"    {figure.name}: {figure.value} {_verdict(figure)}", flush=True)
+        results.append((title, description, figures, seconds))
+    RESULTS.write_text(render(describe(), results), encoding="utf-8")
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
