@@ -21,6 +21,7 @@ import ipaddress
 import json
 import re
 import socket
+import sys
 import string
 import threading
 import time
@@ -613,9 +614,11 @@ class _HTTPServer(HTTPServer):
                 self._handlers.pop(threading.current_thread(), None)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that went away (or a stop() that closed the socket) is not an error.
-        if not self.owner._stopping.is_set():
-            super().handle_error(request, client_address)
+        # A client that went away (a closed tab, a cancelled preload, or a stop()
+        # that closed the socket) is not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError) or self.owner._stopping.is_set():
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._handlers_lock:
