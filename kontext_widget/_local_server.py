@@ -21,8 +21,8 @@ import ipaddress
 import json
 import re
 import socket
-import sys
 import string
+import sys
 import threading
 import time
 import uuid
