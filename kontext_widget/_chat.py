@@ -14,6 +14,7 @@ reply is then displayed once, so a notebook's stored outputs and a re-run agree.
 
 from __future__ import annotations
 
+import html
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -62,7 +63,10 @@ def _in_ipython() -> bool:
 
 def _bundle(role: str, content: str) -> dict[str, str]:
     label = "You" if role == "user" else "Assistant"
-    return {"text/plain": f"{role}: {content}", "text/markdown": f"**{label}**\n\n{content}"}
+    # Outputs of a live kernel are trusted, so raw HTML in Markdown would run: a
+    # model's reply (or a prompt-injected one) must never become markup.
+    markdown = html.escape(content, quote=False)
+    return {"text/plain": f"{role}: {content}", "text/markdown": f"**{label}**\n\n{markdown}"}
 
 
 def _show(role: str, content: str) -> None:

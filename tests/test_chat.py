@@ -200,3 +200,13 @@ def test_destroyed_session_raises(session: kw.Session) -> None:
     session.destroy()
     with pytest.raises(kw.SessionDestroyedError):
         session.chat_turn("hi", "hello", display=False)
+
+
+def test_conversation_text_is_never_markup() -> None:
+    from kontext_widget._chat import _bundle
+
+    bundle = _bundle("assistant", '<img src=x onerror="alert(1)"> & <script>x</script>')
+    assert "<img" not in bundle["text/markdown"]
+    assert "<script>" not in bundle["text/markdown"]
+    assert "&lt;img" in bundle["text/markdown"]
+    assert bundle["text/plain"].startswith("assistant: <img")
