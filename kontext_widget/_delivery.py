@@ -118,12 +118,6 @@ class Delivery:
         finally:
             self._drain_lock.release()
 
-    def discard_pending(self) -> None:
-        """Forget undelivered callbacks (used when the process is shutting a session down)."""
-        with self._cond:
-            self._queue.clear()
-            self._cond.notify_all()
-
     # -- waiting -----------------------------------------------------------
     def _idle(self) -> bool:
         return self._work == 0 and not self._queue and not self._delivering
