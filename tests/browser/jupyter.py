@@ -85,7 +85,9 @@ class JupyterServer:
             target.write_text(json.dumps(value), encoding="utf-8")
 
         env = dict(os.environ)
-        env.pop("KONTEXT_AD_SERVER_URL", None)
+        # Kernels use the ad server a test names, never production or a real model.
+        for name in ("KONTEXT_AD_SERVER_URL", "KONTEXT_PUBLISHER_TOKEN", "OPENAI_API_KEY"):
+            env.pop(name, None)
         env.update(
             KONTEXT_WIDGET_CONFIG_DIR=str(base / "kontext-config"),
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
