@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kontext_widget import _device, _install_id
+from kontext_widget import LocalAdServer, _device, _install_id
 from kontext_widget._constants import TIMING
 
 
@@ -24,6 +24,13 @@ def _isolated_state(
     for field in dataclasses.fields(TIMING):
         setattr(TIMING, field.name, getattr(saved, field.name))
     _device.browser_facts.clear()
+
+
+@pytest.fixture
+def server() -> Iterator[LocalAdServer]:
+    """A running LocalAdServer on loopback, stopped after the test."""
+    with LocalAdServer() as running:
+        yield running
 
 
 @pytest.fixture

@@ -12,12 +12,6 @@ from kontext_widget import _chat
 
 
 @pytest.fixture
-def server() -> Iterator[kw.LocalAdServer]:
-    with kw.LocalAdServer() as running:
-        yield running
-
-
-@pytest.fixture
 def session(server: kw.LocalAdServer) -> Iterator[kw.Session]:
     with kw.create_session(
         publisher_token="p",

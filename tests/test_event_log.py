@@ -12,12 +12,6 @@ from kontext_widget._event_log import EventLog
 
 
 @pytest.fixture
-def server() -> Iterator[kw.LocalAdServer]:
-    with kw.LocalAdServer() as running:
-        yield running
-
-
-@pytest.fixture
 def session(server: kw.LocalAdServer) -> Iterator[kw.Session]:
     with kw.create_session(
         publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url

@@ -13,12 +13,6 @@ import kontext_widget as kw
 from kontext_widget._constants import TIMING
 
 
-@pytest.fixture
-def server() -> Iterator[kw.LocalAdServer]:
-    with kw.LocalAdServer() as running:
-        yield running
-
-
 class Recorder:
     """on_event / on_debug_event that remember what arrived, and on which thread."""
 
