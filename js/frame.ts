@@ -9,7 +9,11 @@ export const FRAME_SANDBOX = "allow-scripts allow-same-origin allow-popups allow
 
 export const FRAME_ALLOW = "autoplay; fullscreen";
 
+/** Sandbox, permissions, title, source, and the borderless transparent look of §8. */
 export function applyFrameAttributes(frame: HTMLIFrameElement, url: string, title: string): void {
+  frame.style.border = "0";
+  frame.style.background = "transparent";
+  frame.style.setProperty("color-scheme", "auto");
   frame.setAttribute("sandbox", FRAME_SANDBOX);
   frame.setAttribute("allow", FRAME_ALLOW);
   frame.title = title;

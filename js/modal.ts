@@ -45,10 +45,7 @@ export class ModalOverlay {
     style.inset = "0";
     style.width = "100%";
     style.height = "100%";
-    style.border = "0";
-    style.background = "transparent";
     style.zIndex = "999999999";
-    style.setProperty("color-scheme", "auto");
     applyStyles(frame, iframeStyles);
     // Visibility rather than display: the creative loads and lays out while hidden,
     // and a hidden overlay cannot catch the notebook's clicks.

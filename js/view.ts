@@ -143,9 +143,6 @@ export class AdView implements Claimant {
     style.display = "none";
     style.width = "100%";
     style.height = "0px";
-    style.border = "0";
-    style.background = "transparent";
-    style.setProperty("color-scheme", "auto");
     this.slot.style.display = "block";
     this.slot.append(frame);
     this.frame = frame;
