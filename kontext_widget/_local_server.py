@@ -3,9 +3,10 @@
 It speaks PROTOCOL.md section 2 (``/init``, ``/preload``, ``/error``, ``/debug``) and
 serves a working creative (``/api/frame/{bidId}``, ``/api/modal/{bidId}``, sections 4-6)
 so that sessions, widgets, tests and notebooks run with no network and no publisher
-account. Every request is recorded, and the ``/preload`` answers are scriptable
+account. Requests are recorded, and the ``/preload`` answers are scriptable
 (``_local_answers.py``) so each branch of PROTOCOL.md section 2.2 can be reached
-on purpose.
+on purpose. Everything it takes from the wire is bounded (``_local_limits.py``):
+request size and time, concurrent connections, and what it keeps.
 
 Why a real socket rather than a mock transport: the creative is loaded by a real
 browser in an iframe, and the client's timeouts, cancellation and retries are
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import io
 import ipaddress
 import json
 import re
@@ -54,12 +56,29 @@ from ._local_answers import (
     check_text,
     check_times,
 )
+from ._local_limits import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RECORDED_REQUESTS,
+    DEFAULT_REQUEST_TIMEOUT,
+    MAX_BIDS,
+    MAX_BIDS_BYTES,
+    MAX_BODY_BYTES,
+    MAX_CODES_PER_PRELOAD,
+    MAX_CONTEXT_CHARS,
+    MAX_RECORDED_BYTES,
+    MAX_SESSIONS,
+    MAX_SESSIONS_BYTES,
+    BoundedLog,
+    BoundedMap,
+    DeadlineReader,
+    HeadTooLargeError,
+    HostCheck,
+    parse_json,
+)
 
 __all__ = ["FORMATS", "Headers", "LocalAdServer", "RecordedRequest", "ServedBid"]
 
 FORMATS: Final = ("inline", "video", "rewarded", "interstitial")
-
-MAX_BODY_BYTES: Final = 10 * 1024 * 1024
 
 # Only the server's own scripts and styles; CSSOM writes from creative.js need no
 # 'unsafe-inline'. No frame-ancestors: the embedding notebook origin is unknown.
@@ -120,8 +139,18 @@ class RecordedRequest:
     query: dict[str, str]
     headers: Headers
     body: bytes
-    json: Any
     time: float
+
+    @property
+    def json(self) -> Any:
+        """The body parsed afresh on each access, so a recorded request holds only its
+        bytes (a 1 MiB body of ``[{},{},...]`` would be ~25 MiB of Python objects)."""
+        return parse_json(self.body)
+
+    @property
+    def size(self) -> int:
+        """Bytes it holds (body and headers), counted against ``MAX_RECORDED_BYTES``."""
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers.items()) + 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,16 +165,75 @@ class ServedBid:
     publisher_token: str
     user_id: str
     conversation_id: str
-    messages: tuple[dict[str, Any], ...]
+    # The newest user message of the preload (at most MAX_CONTEXT_CHARS), which the
+    # modal page renders: the messages themselves are not kept, so a bid stays small.
+    context: str
     is_disabled: bool
     time: float = field(default_factory=time.time)
 
-    def last_user_text(self) -> str:
-        """The newest user message of the preload, the context the modal page renders."""
-        for message in reversed(self.messages):
-            if message.get("role") == "user" and isinstance(message.get("content"), str):
-                return str(message["content"])
-        return ""
+    @property
+    def size(self) -> int:
+        """Bytes it holds, counted against ``MAX_BIDS_BYTES``."""
+        texts = [self.bid_id, self.code, self.session_id, self.publisher_token]
+        texts += [self.user_id, self.conversation_id, self.context]
+        return sum(sys.getsizeof(text) for text in texts) + 512
+
+
+@dataclass(frozen=True)
+class _PreloadRequest:
+    """What the server uses of a ``/preload`` body, taken out at once so the parsed
+    body (up to ~25x its 1 MiB of bytes as Python objects) is freed before any
+    scripted delay."""
+
+    publisher_token: str
+    user_id: str
+    conversation_id: str
+    session_id: str | None
+    codes: tuple[str, ...]
+    context: str
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> _PreloadRequest:
+        """Reject bodies the real server would: the fields PROTOCOL.md 2.2 calls required."""
+        for name in ("userId", "conversationId"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                raise _RequestError(400, f"/preload body field {name!r} must be a non-empty string")
+        codes = body.get("enabledPlacementCodes")
+        if (
+            not isinstance(codes, list)
+            or not codes
+            or not all(isinstance(c, str) and c for c in codes)
+        ):
+            raise _RequestError(
+                400,
+                "/preload body field 'enabledPlacementCodes' must be a non-empty list of strings",
+            )
+        if len(codes) > MAX_CODES_PER_PRELOAD:
+            raise _RequestError(
+                400,
+                f"/preload body field 'enabledPlacementCodes' has {len(codes)} codes; "
+                f"this server answers at most {MAX_CODES_PER_PRELOAD}",
+            )
+        messages = body.get("messages", [])
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise _RequestError(400, "/preload body field 'messages' must be a list of objects")
+        context = next(
+            (
+                m["content"]
+                for m in reversed(messages)
+                if m.get("role") == "user" and isinstance(m.get("content"), str)
+            ),
+            "",
+        )
+        session_id = body.get("sessionId")
+        return cls(
+            publisher_token=str(body["publisherToken"]),
+            user_id=body["userId"],
+            conversation_id=body["conversationId"],
+            session_id=session_id if isinstance(session_id, str) and session_id else None,
+            codes=tuple(codes),
+            context=context[:MAX_CONTEXT_CHARS],
+        )
 
 
 class _RequestError(Exception):
@@ -164,7 +252,30 @@ class LocalAdServer:
     format (``inline``, ``video``, ``rewarded``, ``interstitial``), otherwise the
     format follows the code's name (``videoAd`` -> ``video``). Binding anything
     but a loopback address needs ``allow_remote=True``: the server has no
-    authentication and records everything it receives.
+    authentication and records what it receives.
+
+    Bounds, so that no client can exhaust the process it runs in (a notebook
+    kernel, a test run):
+
+    - ``max_recorded_requests`` (default 1000): ``requests`` keeps the newest that
+      many, and only as many as fit in 32 MiB of bodies and headers; older ones
+      are dropped first. Raise it for a test that needs a longer history.
+    - request bodies of at most 1 MiB (larger ``Content-Length``: 413, the body
+      is not read); request line and headers at most 64 KiB (431); chunked
+      bodies are refused (411); malformed or too deeply nested JSON is "not
+      JSON" (400 on the API endpoints).
+    - the newest 1000 served bids (8 MiB at most) stay renderable; a frame,
+      modal or click page for an older bid is a 404 page. At most 64 placement
+      codes per ``/preload`` (400 beyond).
+    - ``max_connections`` (default 100) connections are served at once, one
+      thread each; more wait in the listen backlog until one ends.
+    - ``request_timeout`` (default 5 s): a connection must deliver its whole
+      request within this time of being accepted (a client that sends nothing,
+      or drips its headers or body, is cut off: the body case gets a 408).
+    - requests whose ``Host`` header does not name this server get 421
+      (DNS-rebinding defence): the name must be ``localhost``, a loopback
+      address or the bound host (with ``host="0.0.0.0"``, any IP address or
+      this machine's name). The port is not compared.
     """
 
     def __init__(
@@ -175,6 +286,9 @@ class LocalAdServer:
         formats: Mapping[str, str] | None = None,
         revenue: float = DEFAULT_REVENUE,
         allow_remote: bool = False,
+        max_recorded_requests: int = DEFAULT_MAX_RECORDED_REQUESTS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         if not isinstance(host, str) or not host:
             raise TypeError(f"host must be a non-empty str, got {host!r}")
@@ -189,7 +303,12 @@ class LocalAdServer:
                 "pass allow_remote=True to expose it on another interface on purpose"
             )
         self._host = host
+        self._host_check = HostCheck(host)
         self._requested_port = port
+        self._max_connections = _check_positive_int(max_connections, "max_connections")
+        self._request_timeout = check_delay(request_timeout, "request_timeout")
+        if self._request_timeout <= 0:
+            raise ValueError(f"request_timeout must be > 0 seconds, got {request_timeout!r}")
         self._formats = _check_formats(formats)
         self._default_revenue = check_revenue(revenue)
         self._preload_answers: AnswerSchedule[PreloadAnswer] = AnswerSchedule(
@@ -199,9 +318,19 @@ class LocalAdServer:
         self._init_answer = InitAnswer()
         self._lock = threading.Lock()
         self._request_arrived = threading.Condition(self._lock)
-        self._requests: list[RecordedRequest] = []
-        self._bids: dict[str, ServedBid] = {}
-        self._sessions: dict[tuple[str, str, str], str] = {}
+        self._requests: BoundedLog[RecordedRequest] = BoundedLog(
+            _check_positive_int(max_recorded_requests, "max_recorded_requests"),
+            MAX_RECORDED_BYTES,
+            lambda request: request.size,
+        )
+        self._bids: BoundedMap[str, ServedBid] = BoundedMap(
+            MAX_BIDS, MAX_BIDS_BYTES, lambda _, bid: bid.size
+        )
+        self._sessions: BoundedMap[tuple[str, str, str], str] = BoundedMap(
+            MAX_SESSIONS,
+            MAX_SESSIONS_BYTES,
+            lambda key, value: sum(sys.getsizeof(text) for text in (*key, value)) + 256,
+        )
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -215,7 +344,13 @@ class LocalAdServer:
             if self._httpd is not None:
                 return self
             self._stopping.clear()
-            httpd = _HTTPServer(self._host, self._requested_port, self)
+            httpd = _HTTPServer(
+                self._host,
+                self._requested_port,
+                self,
+                max_connections=self._max_connections,
+                request_timeout=self._request_timeout,
+            )
             thread = threading.Thread(
                 target=httpd.serve_forever,
                 kwargs={"poll_interval": 0.05},
@@ -438,7 +573,12 @@ class LocalAdServer:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """A copy of every request received so far, oldest first."""
+        """A copy of the recorded requests, oldest first.
+
+        Only the newest are kept (``max_recorded_requests``, 32 MiB); requests
+        refused before routing (wrong ``Host``, oversized, timed out) are not
+        recorded.
+        """
         with self._lock:
             return list(self._requests)
 
@@ -450,7 +590,10 @@ class LocalAdServer:
     def wait_for_request(
         self, path: str, *, timeout: float = 5.0, count: int = 1
     ) -> RecordedRequest:
-        """Block until ``count`` requests to ``path`` arrived; return the ``count``-th one."""
+        """Block until ``count`` requests to ``path`` arrived; return the ``count``-th one.
+
+        Counts among the recorded requests still kept (see ``requests``).
+        """
         check_delay(timeout, "timeout")
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"count must be an int >= 1, got {count!r}")
@@ -476,9 +619,9 @@ class LocalAdServer:
 
     @property
     def bids(self) -> dict[str, ServedBid]:
-        """A copy of every bid served so far, by ``bidId``."""
+        """A copy of the served bids still kept (the newest 1000), by ``bidId``."""
         with self._lock:
-            return dict(self._bids)
+            return self._bids.as_dict()
 
     # -- request handling (called on handler threads) ----------------------------------
 
@@ -491,24 +634,26 @@ class LocalAdServer:
         with self._lock:
             return self._init_answer
 
-    def _session_id(self, body: Mapping[str, Any]) -> str:
-        key = (str(body["publisherToken"]), str(body["userId"]), str(body["conversationId"]))
-        sent = body.get("sessionId")
+    def _session_id(self, request: _PreloadRequest) -> str:
+        key = (request.publisher_token, request.user_id, request.conversation_id)
+        sent = request.session_id
         with self._lock:
-            if isinstance(sent, str) and sent:
+            if sent:
                 self._sessions[key] = sent
-            return self._sessions.setdefault(key, str(uuid.uuid4()))
+            session_id = self._sessions.get(key)
+            if session_id is None:
+                session_id = str(uuid.uuid4())
+                self._sessions[key] = session_id
+            return session_id
 
     def _next_preload(self) -> tuple[PreloadAnswer, float]:
         answer = self._preload_answers.next()
         return answer, self._delays.next() + answer.delay
 
     def _serve_bids(
-        self, answer: FillAnswer, body: Mapping[str, Any], session_id: str, is_disabled: bool
+        self, answer: FillAnswer, request: _PreloadRequest, session_id: str, is_disabled: bool
     ) -> list[dict[str, Any]]:
-        requested: list[str] = list(body["enabledPlacementCodes"])
-        codes = list(dict.fromkeys(requested if answer.codes is None else answer.codes))
-        messages = tuple(m for m in body.get("messages", []) if isinstance(m, dict))
+        codes = list(dict.fromkeys(request.codes if answer.codes is None else answer.codes))
         wire: list[dict[str, Any]] = []
         with self._lock:
             for code in codes:
@@ -518,10 +663,10 @@ class LocalAdServer:
                     format=self._format_for(code),
                     revenue=answer.revenue,
                     session_id=session_id,
-                    publisher_token=str(body["publisherToken"]),
-                    user_id=str(body["userId"]),
-                    conversation_id=str(body["conversationId"]),
-                    messages=messages,
+                    publisher_token=request.publisher_token,
+                    user_id=request.user_id,
+                    conversation_id=request.conversation_id,
+                    context=request.context,
                     is_disabled=is_disabled,
                 )
                 self._bids[bid.bid_id] = bid
@@ -552,6 +697,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _check_positive_int(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
 def _check_formats(formats: Mapping[str, str] | None) -> dict[str, str]:
     if formats is None:
         return {}
@@ -578,19 +731,53 @@ def _path_matches(path: str, wanted: str) -> bool:
 class _HTTPServer(HTTPServer):
     """An ``HTTPServer`` with one daemon thread per connection, tracked so ``stop()`` can
     unblock and join them (``ThreadingMixIn`` either forgets daemon threads or makes
-    interpreter exit wait on a sleeping handler)."""
+    interpreter exit wait on a sleeping handler).
+
+    At most ``max_connections`` are accepted at once: while every slot is taken
+    the listening loop does not accept, so further clients wait in the kernel's
+    listen backlog (``request_queue_size``) and are served, oldest first, as
+    connections end, which ``request_timeout`` guarantees they do.
+    """
 
     # The stdlib default backlog of 5 resets connections under a burst of clients
     # (a notebook full of sessions, or the throughput benchmark).
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, owner: LocalAdServer) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        owner: LocalAdServer,
+        *,
+        max_connections: int,
+        request_timeout: float,
+    ) -> None:
         self.owner = owner
+        self.request_timeout = request_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
         self._handlers: dict[threading.Thread, socket.socket] = {}
         self._handlers_lock = threading.Lock()
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        # Wait for a free slot before accepting; poll so stop() is never held up.
+        while not self._slots.acquire(timeout=0.05):
+            if self.owner._stopping.is_set():
+                raise OSError("the server is stopping")
+        try:
+            return super().get_request()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def shutdown_request(self, request: Any) -> None:
+        # Called exactly once for every accepted connection, whatever happened to it.
+        try:
+            super().shutdown_request(request)
+        finally:
+            self._slots.release()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
@@ -615,8 +802,9 @@ class _HTTPServer(HTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that went away (a closed tab, a cancelled preload, or a stop()
-        # that closed the socket) is not an error worth a traceback.
-        if isinstance(sys.exc_info()[1], ConnectionError) or self.owner._stopping.is_set():
+        # that closed the socket) or ran out of time is not an error worth a traceback.
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)) or self.owner._stopping.is_set():
             return
         super().handle_error(request, client_address)
 
@@ -636,10 +824,46 @@ class _HTTPServer(HTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """One connection. HTTP/1.0 (the stdlib default): one request per connection,
+    so ``request_timeout`` from the accept bounds the connection's whole reading life."""
+
     server: _HTTPServer
     server_version = "KontextLocalAdServer"
-    # Idle keep-alive connections must not outlive a stop() for long.
-    timeout = 30
+
+    def setup(self) -> None:
+        self.connection = self.request
+        self._reader = DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+        self.wfile = self.connection.makefile("wb", buffering=0)
+        self._reader.begin(self.server.request_timeout)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except HeadTooLargeError as exc:
+            self.close_connection = True
+            self.request_version = "HTTP/1.0"
+            self._send_json(431, {"error": str(exc)})
+
+    def parse_request(self) -> bool:
+        """The stdlib's parsing, then the ``Host`` check before anything else is read."""
+        if not super().parse_request():
+            return False
+        self._reader.end_head()
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1 or not self.server.owner._host_check.allows(hosts[0]):
+            self.close_connection = True
+            shown = hosts[0] if len(hosts) == 1 else f"{len(hosts)} Host headers"
+            self._send_json(
+                421,
+                {
+                    "error": f"Host {shown[:100]!r} is not this server's address: requests "
+                    "must name it as localhost, by IP address or by its bound host "
+                    "(DNS-rebinding protection)"
+                },
+            )
+            return False
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: requests are recorded on the server object instead of printed."""
@@ -658,9 +882,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
         except _RequestError as exc:
+            # The rest of the body (if any) is never read: the connection ends here.
+            self.close_connection = True
             self._send_json(exc.status, {"error": exc.message})
             return
-        parsed = _parse_json(body)
+        if body is None:  # the client went away mid-body
+            self.close_connection = True
+            return
         owner._record(
             RecordedRequest(
                 method=method,
@@ -668,36 +896,41 @@ class _Handler(BaseHTTPRequestHandler):
                 query=query,
                 headers=Headers(self.headers.items()),
                 body=body,
-                json=parsed,
                 time=time.time(),
             )
         )
         try:
-            self._route(method, path, query, body, parsed)
+            self._route(method, path, query, body)
         except _RequestError as exc:
             self._send_json(exc.status, {"error": exc.message})
 
-    def _read_body(self) -> bytes:
-        length_header = self.headers.get("Content-Length")
-        if not length_header:
+    def _read_body(self) -> bytes | None:
+        """The body by ``Content-Length`` (checked before a byte of it is read)."""
+        if "Transfer-Encoding" in self.headers:
+            raise _RequestError(411, "chunked request bodies are not accepted: send Content-Length")
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
             return b""
-        try:
-            length = int(length_header)
-        except ValueError:
-            raise _RequestError(400, "Content-Length is not a number") from None
-        if length < 0 or length > MAX_BODY_BYTES:
+        if len(lengths) > 1 or not (lengths[0].isascii() and lengths[0].isdigit()):
+            raise _RequestError(400, "Content-Length must be one decimal number")
+        length = int(lengths[0])
+        if length > MAX_BODY_BYTES:
             raise _RequestError(413, f"request body must be at most {MAX_BODY_BYTES} bytes")
-        return self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            raise _RequestError(
+                408, f"the request body did not arrive within {self.server.request_timeout} s"
+            ) from None
+        return body if len(body) == length else None
 
-    def _route(
-        self, method: str, path: str, query: dict[str, str], body: bytes, parsed: Any
-    ) -> None:
+    def _route(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
         api = {"/init": self._init, "/preload": self._preload}
         api |= {"/error": self._report, "/debug": self._report}
         if path in api:
             if method != "POST":
                 raise _RequestError(405, f"{path} only accepts POST")
-            api[path](body, parsed)
+            api[path](body)
             return
         if method != "GET":
             raise _RequestError(405 if _page_exists(path) else 404, f"no POST endpoint {path}")
@@ -718,10 +951,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- API endpoints --
 
-    def _authorised_body(self, parsed: Any, endpoint: str) -> dict[str, Any]:
+    def _authorised_body(self, body: bytes, endpoint: str) -> dict[str, Any]:
         token = self.headers.get(PUBLISHER_TOKEN_HEADER)
         if not token:
             raise _RequestError(401, f"{endpoint} requires the {PUBLISHER_TOKEN_HEADER} header")
+        parsed = parse_json(body)
         if not isinstance(parsed, dict):
             raise _RequestError(400, f"{endpoint} body must be a JSON object")
         if parsed.get("publisherToken") != token:
@@ -730,8 +964,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return parsed
 
-    def _init(self, body: bytes, parsed: Any) -> None:
-        self._authorised_body(parsed, "/init")
+    def _init(self, body: bytes) -> None:
+        self._authorised_body(body, "/init")
         owner = self.server.owner
         answer = owner._init_answer_now()
         if answer.delay and owner._stopping.wait(answer.delay):
@@ -744,9 +978,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(answer.status, answer.json_body())
 
-    def _preload(self, body: bytes, parsed: Any) -> None:
-        request = self._authorised_body(parsed, "/preload")
-        _check_preload_body(request)
+    def _preload(self, body: bytes) -> None:
+        request = _PreloadRequest.from_body(self._authorised_body(body, "/preload"))
         owner = self.server.owner
         answer, delay = owner._next_preload()
         if delay and owner._stopping.wait(delay):
@@ -784,9 +1017,9 @@ class _Handler(BaseHTTPRequestHandler):
             reply = {"sessionId": session_id, "bids": bids}
         self._send_json(200, reply)
 
-    def _report(self, body: bytes, parsed: Any) -> None:
+    def _report(self, body: bytes) -> None:
         """``/error`` and ``/debug``: fire-and-forget reports, recorded and acknowledged."""
-        if not isinstance(parsed, dict):
+        if not isinstance(parse_json(body), dict):
             raise _RequestError(400, f"{self.path} body must be a JSON object")
         self._send(204, b"", None)
 
@@ -806,7 +1039,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "frame":
             self._send_page("frame.html", values)
         elif kind == "modal":
-            values["context"] = bid.last_user_text()
+            values["context"] = bid.context
             values["component_params"] = query.get("componentParams", "")
             self._send_page("modal.html", values)
         else:
@@ -837,6 +1070,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
 
     def _send(self, status: int, body: bytes, content_type: str | None) -> None:
+        # Writing has its own time limit: a client that never reads cannot hold the thread.
+        self.connection.settimeout(self.server.request_timeout)
         self.send_response(status)
         if content_type is not None:
             self.send_header("Content-Type", content_type)
@@ -852,32 +1087,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-def _parse_json(body: bytes) -> Any:
-    if not body:
-        return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
-
-
 def _page_exists(path: str) -> bool:
     return path == "/" or path.startswith("/static/") or _BID_PATH.match(path) is not None
-
-
-def _check_preload_body(body: Mapping[str, Any]) -> None:
-    """Reject bodies the real server would: the fields PROTOCOL.md 2.2 calls required."""
-    for name in ("userId", "conversationId"):
-        if not isinstance(body.get(name), str) or not body[name]:
-            raise _RequestError(400, f"/preload body field {name!r} must be a non-empty string")
-    codes = body.get("enabledPlacementCodes")
-    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) and c for c in codes):
-        raise _RequestError(
-            400, "/preload body field 'enabledPlacementCodes' must be a non-empty list of strings"
-        )
-    messages = body.get("messages", [])
-    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise _RequestError(400, "/preload body field 'messages' must be a list of objects")
 
 
 def _creative_text(name: str) -> str:

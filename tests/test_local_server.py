@@ -246,7 +246,7 @@ def test_default_fill_one_bid_per_code(server: LocalAdServer, client: httpx.Clie
         "video",
         reply["sessionId"],
     )
-    assert served.messages[0]["content"] == "best hiking boots?"
+    assert served.context == "best hiking boots?"
     assert served.is_disabled is False
 
 
