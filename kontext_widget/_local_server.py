@@ -831,10 +831,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "KontextLocalAdServer"
 
     def setup(self) -> None:
-        self.connection = self.request
+        super().setup()
+        self.rfile.close()  # replaced by a reader that keeps the request's deadline
         self._reader = DeadlineReader(self.connection)
         self.rfile = io.BufferedReader(self._reader)
-        self.wfile = self.connection.makefile("wb", buffering=0)
         self._reader.begin(self.server.request_timeout)
 
     def handle_one_request(self) -> None:
@@ -842,7 +842,8 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle_one_request()
         except HeadTooLargeError as exc:
             self.close_connection = True
-            self.request_version = "HTTP/1.0"
+            # The request line itself may be what was too large, so it may be unparsed.
+            self.requestline, self.request_version = "", "HTTP/1.0"
             self._send_json(431, {"error": str(exc)})
 
     def parse_request(self) -> bool:

@@ -275,11 +275,17 @@ def test_bad_body_framing_is_refused_and_closed(
     assert response.count(b"HTTP/1.") == 1  # the unread body was not parsed as a request
 
 
-def test_a_head_larger_than_64_kib_is_431(server: LocalAdServer, no_tracebacks: None) -> None:
-    headers = "".join(f"X-Pad-{i}: {'y' * 1000}\r\n" for i in range(80))
+@pytest.mark.parametrize("where", ["headers", "request-line"])
+def test_a_head_larger_than_64_kib_is_431(
+    server: LocalAdServer, no_tracebacks: None, where: str
+) -> None:
+    if where == "headers":
+        request = head(server, "GET", "/", "".join(f"X-{i}: {'y' * 1000}\r\n" for i in range(80)))
+    else:
+        request = head(server, "GET", "/?q=" + "y" * 70_000)
     with traced() as memory, connect(server) as sock:
         with contextlib.suppress(ConnectionError):
-            sock.sendall(head(server, "GET", "/", headers))
+            sock.sendall(request)
         response = read_all(sock)
     assert status_of(response) == 431
     assert memory["peak"] < 2.0, memory
@@ -462,6 +468,15 @@ def test_a_missing_or_repeated_host_is_refused(
     with connect(server) as sock:
         sock.sendall(request_head)
         assert status_of(read_all(sock)) == 421
+
+
+def test_an_http_0_9_request_is_answered_without_a_traceback(
+    server: LocalAdServer, no_tracebacks: None
+) -> None:
+    with connect(server) as sock:
+        sock.sendall(b"GET /\r\n\r\n")
+        read_all(sock)
+    assert server.requests == []
 
 
 def test_host_check_names() -> None:
