@@ -736,7 +736,8 @@ class _HTTPServer(HTTPServer):
     At most ``max_connections`` are accepted at once: while every slot is taken
     the listening loop does not accept, so further clients wait in the kernel's
     listen backlog (``request_queue_size``) and are served, oldest first, as
-    connections end, which ``request_timeout`` guarantees they do.
+    connections end. ``request_timeout`` ends any connection still sending its
+    request; only an answer the owner scripted to wait (``delay``) holds one longer.
     """
 
     # The stdlib default backlog of 5 resets connections under a burst of clients
