@@ -309,7 +309,7 @@ def test_a_silent_connection_is_closed_after_request_timeout(
     with connect(quick) as sock:
         started = time.monotonic()
         assert read_all(sock) == b""
-        assert 0.8 < time.monotonic() - started < 3.0
+        assert 0.8 < time.monotonic() - started < 4.0
 
 
 def test_dripped_headers_are_cut_off_after_request_timeout(
@@ -324,7 +324,7 @@ def test_dripped_headers_are_cut_off_after_request_timeout(
                 sock.sendall(b"X")
                 time.sleep(0.1)
         elapsed = time.monotonic() - started
-    assert elapsed < 3.0
+    assert elapsed < 4.0
     assert quick.requests == []
 
 
@@ -339,7 +339,7 @@ def test_a_dripped_body_gets_408(quick: LocalAdServer, no_tracebacks: None) -> N
                 sock.sendall(b" ")
                 response = sock.recv(65536)
     assert status_of(response) == 408
-    assert 0.8 < time.monotonic() - started < 3.0
+    assert 0.8 < time.monotonic() - started < 4.0
 
 
 def test_default_request_timeout_cuts_a_slowloris_off_in_about_five_seconds(
