@@ -4,6 +4,9 @@ Retry policy (PROTOCOL.md section 2), for ``/init`` and ``/preload`` only:
 network failures and 429 are retried after 1 s, 2 s, 4 s; any other status is
 returned as is. Each attempt, connect to last body byte, has its own time limit.
 Cancellation propagates untouched: a superseded preload stops at once.
+An answer the client refuses (larger than ``MAX_RESPONSE_BYTES`` once decoded,
+or in an encoding it cannot decode under that bound; ``_bounded_body``) is a
+failure that is never retried: the same server would send the same bytes.
 ``/error`` and ``/debug`` are fire-and-forget: one attempt, failures swallowed.
 """
 
@@ -19,10 +22,12 @@ from typing import Any, TypeVar
 import httpx
 
 from . import _io_loop
+from ._bounded_body import ACCEPT_ENCODING, BodyRefused, read_bounded
 from ._constants import IS_DISABLED_HEADER, PUBLISHER_TOKEN_HEADER, TIMING
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
+    "AnswerRefused",
     "RawResponse",
     "RequestFailed",
     "post",
@@ -42,6 +47,10 @@ class RequestFailed(Exception):
     """A request that failed for good: the text is what ``ad.error`` and ``/error`` say."""
 
 
+class AnswerRefused(RequestFailed):
+    """The server answered, but with a body the client will not take; never retried."""
+
+
 @dataclass(frozen=True)
 class RawResponse:
     status: int
@@ -51,7 +60,9 @@ class RawResponse:
 def json_headers(
     publisher_token: str | None = None, *, is_disabled: bool | None = None
 ) -> dict[str, str]:
-    headers = {"Content-Type": "application/json"}
+    # Only the codings ``_bounded_body`` decodes under its bound (httpx would add
+    # br/zstd whenever their packages happen to be installed).
+    headers = {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
     if publisher_token is not None:
         headers[PUBLISHER_TOKEN_HEADER] = publisher_token
     if is_disabled is not None:
@@ -60,14 +71,15 @@ def json_headers(
 
 
 async def _read_limited(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise RequestFailed(f"response larger than {MAX_RESPONSE_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    encoding = response.headers.get_list("content-encoding")
+    length = response.headers.get("content-length", "")
+    # An announced plain body over the cap is refused before a byte of it is read.
+    if not encoding and length.isdigit() and int(length[:12]) > MAX_RESPONSE_BYTES:
+        raise AnswerRefused(f"response refused: larger than {MAX_RESPONSE_BYTES} bytes")
+    try:
+        return await read_bounded(response.aiter_raw(), encoding, MAX_RESPONSE_BYTES)
+    except BodyRefused as exc:
+        raise AnswerRefused(f"response refused: {exc}") from None
 
 
 async def _attempt(url: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> RawResponse:
@@ -104,12 +116,17 @@ async def post(
 async def post_with_retry(
     url: str, body: Mapping[str, Any], headers: Mapping[str, str], timeout: float
 ) -> RawResponse:
-    """Up to ``1 + len(TIMING.retry_waits)`` attempts; 429 and network failures are retried."""
+    """Up to ``1 + len(TIMING.retry_waits)`` attempts; 429 and network failures are retried.
+
+    A refused answer (``AnswerRefused``) ends the request at once.
+    """
     waits = TIMING.retry_waits
     for attempt in range(len(waits) + 1):
         last = attempt == len(waits)
         try:
             response = await post(url, body, headers, timeout)
+        except AnswerRefused:
+            raise
         except RequestFailed:
             if last:
                 raise

@@ -4,6 +4,13 @@ Pure functions, no I/O (PROTOCOL.md section 2). Decoding never raises on what a
 server sends: unknown fields are ignored, a wrong-typed optional field counts as
 absent, and malformed JSON, a wrong-typed required field or a non-UUID id
 becomes a ``PreloadError`` with ``errCode`` ``request_failed`` (section 2.2 #8).
+
+Bounds on what an answer can make us keep or emit (docs/protocol.md §11
+"Bounds on server answers"): the first ``MAX_BIDS`` entries of ``bids`` are
+looked at and the rest ignored unread; of those, the first bid per placement
+code is kept (one ``ad.filled`` per code); strings taken from an answer
+(``skipCode``, ``errCode``) are cut to ``MAX_ANSWER_STRING`` characters; and
+``/init``'s ``preloadTimeout`` is capped at ``MAX_PRELOAD_TIMEOUT_MS``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,13 @@ __all__ = [
 ]
 
 DEFAULT_SKIP_CODE = "no_fill"  # section 11: Android's default
+
+# A real answer has one bid per requested code; 64 leaves room for many codes.
+MAX_BIDS = 64
+# Codes are short identifiers; anything longer is cut, not trusted to be short.
+MAX_ANSWER_STRING = 1024
+# A server cannot take the preload deadline away: 1e308 ms would mean "never".
+MAX_PRELOAD_TIMEOUT_MS = 60_000
 
 
 class DecodeError(ValueError):
@@ -177,7 +191,7 @@ def _uuid(value: object, field: str) -> str:
 
 
 def _optional_str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return value[:MAX_ANSWER_STRING] if isinstance(value, str) and value else None
 
 
 def _finite(value: object) -> float | None:
@@ -197,7 +211,7 @@ def _bids(raw: object) -> list[Bid]:
     if not isinstance(raw, list):
         raise DecodeError("bids is not a list")
     bids = []
-    for index, item in enumerate(raw):
+    for index, item in enumerate(raw[:MAX_BIDS]):
         if not isinstance(item, dict):
             raise DecodeError(f"bids[{index}] is not an object")
         code = item.get("code")
@@ -238,10 +252,21 @@ def classify_preload(status: int, content: bytes, enabled_codes: Iterable[str]) 
     if not bids:
         return PreloadNoFill(skip_code, session_id)
     codes = set(enabled_codes)
-    kept = tuple(bid for bid in bids if bid.code in codes)
+    firsts: dict[str, Bid] = {}
+    for bid in bids:
+        if bid.code in codes and bid.code not in firsts:
+            firsts[bid.code] = bid
+    kept = tuple(firsts.values())
     if not kept:
         return PreloadNoFill("unfilled_bid", session_id)
     return PreloadFilled(session_id, kept)
+
+
+def _preload_timeout_ms(timeout: float | None) -> int | None:
+    """Whole milliseconds, rounded up so that any positive value stays positive, capped."""
+    if timeout is None or timeout <= 0:
+        return None
+    return min(math.ceil(timeout), MAX_PRELOAD_TIMEOUT_MS)
 
 
 def decode_init(status: int, content: bytes) -> InitSettings | None:
@@ -255,8 +280,7 @@ def decode_init(status: int, content: bytes) -> InitSettings | None:
     report_debug = body.get("reportDebug")
     return InitSettings(
         enabled=enabled if isinstance(enabled, bool) else True,
-        # Whole milliseconds, rounded up so that any positive value stays positive.
-        preload_timeout_ms=math.ceil(timeout) if timeout is not None and timeout > 0 else None,
+        preload_timeout_ms=_preload_timeout_ms(timeout),
         report_errors=report_errors if isinstance(report_errors, bool) else True,
         report_debug=report_debug if isinstance(report_debug, bool) else False,
     )

@@ -13,12 +13,14 @@ the bookkeeping simple and makes each retry a fresh connect.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import socket
 import struct
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,13 +30,16 @@ __all__ = [
     "Behaviour",
     "FaultServer",
     "Received",
+    "bomb",
     "drip",
+    "encoded",
     "endless",
     "fill",
     "hang",
     "raw",
     "reset_mid_body",
     "status",
+    "zeros_stream",
 ]
 
 # Upper bound on how long a hanging or dripping handler keeps its connection:
@@ -89,6 +94,70 @@ def status(code: int, body: bytes = b"") -> Behaviour:
 def raw(body: bytes, code: int = 200) -> Behaviour:
     """Exactly ``body`` as ``application/json``: malformed, truncated, wrong-typed..."""
     return status(code, body)
+
+
+def encoded(body: bytes, content_encoding: str, code: int = 200) -> Behaviour:
+    """``body`` sent as is with a ``Content-Encoding`` header (already encoded by the caller)."""
+
+    def behave(conn: Connection) -> None:
+        headers = {"Content-Length": str(len(body)), "Content-Type": "application/json"}
+        headers["Content-Encoding"] = content_encoding
+        conn.send_head(code, headers)
+        conn.sock.sendall(body)
+
+    return behave
+
+
+_MIB_OF_ZEROS = bytes(1 << 20)
+
+
+def zeros_stream(coding: str, mib: int) -> bytes:
+    """``mib`` MiB of zero bytes compressed as ``coding`` (gzip, deflate = zlib, raw-deflate).
+
+    Built in well under a second: the deflate blocks of one MiB of zeros after a
+    full flush are the same bytes every time, so they are repeated rather than
+    recomputed; the trailer's checksum is computed over the real data.
+    """
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    first = packer.compress(_MIB_OF_ZEROS) + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(_MIB_OF_ZEROS) + packer.flush(zlib.Z_FULL_FLUSH)
+    stream = first + block * (mib - 1) + packer.flush()
+    size = (mib << 20) & 0xFFFFFFFF
+    if coding == "raw-deflate":
+        return stream
+    if coding == "deflate":
+        adler = 1
+        for _ in range(mib):
+            adler = zlib.adler32(_MIB_OF_ZEROS, adler)
+        return b"\x78\xda" + stream + struct.pack(">I", adler)
+    if coding == "gzip":
+        crc = 0
+        for _ in range(mib):
+            crc = zlib.crc32(_MIB_OF_ZEROS, crc)
+        header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+        return header + stream + struct.pack("<II", crc, size)
+    raise ValueError(f"unknown coding {coding!r}")
+
+
+def compress(data: bytes, coding: str) -> bytes:
+    """``data`` compressed once more as ``coding`` (gzip or deflate)."""
+    wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return packer.compress(data) + packer.flush()
+
+
+@functools.lru_cache(maxsize=8)
+def bomb(content_encoding: str, mib: int = 1024) -> bytes:
+    """A body that decodes, layer by layer per ``content_encoding``, to ``mib`` MiB of zeros.
+
+    ``content_encoding`` is the header's value (codings in the order applied);
+    ``raw-deflate`` stands for a ``deflate`` layer without the zlib wrapper.
+    """
+    layers = [layer.strip() for layer in content_encoding.split(",")]
+    data = zeros_stream(layers[0], mib)
+    for layer in layers[1:]:
+        data = compress(data, layer)
+    return data
 
 
 def fill_body(request: Received) -> bytes:
