@@ -32,7 +32,8 @@ _LAYER_SLACK = 64 * 1024
 # Each layer hands on at most this much at a time, so a layer's output never piles up.
 _STEP = 64 * 1024
 
-_ZLIB_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_ZLIB_WBITS = {"gzip": _GZIP_WBITS, "x-gzip": _GZIP_WBITS, "deflate": zlib.MAX_WBITS}
 
 
 class BodyRefused(Exception):

@@ -7,11 +7,13 @@ that the session keeps working: the next preload fills.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import time
 import tracemalloc
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fault_servers import FaultServer, bomb, compress, encoded, fill_body, hang, raw
@@ -27,7 +29,8 @@ from test_faults import (
 )
 
 from kontext_widget import AdError, Filled, Message, NoFill, create_session
-from kontext_widget._bounded_body import ACCEPT_ENCODING
+from kontext_widget._bounded_body import _STEP as STEP
+from kontext_widget._bounded_body import ACCEPT_ENCODING, BodyRefused, read_bounded
 from kontext_widget._client import MAX_RESPONSE_BYTES
 from kontext_widget._constants import TIMING
 from kontext_widget._wire import MAX_ANSWER_STRING, MAX_BIDS, MAX_PRELOAD_TIMEOUT_MS
@@ -118,6 +121,7 @@ def test_bomb_in_the_init_answer_keeps_the_defaults(server: FaultServer) -> None
     assert measured.peak < MEMORY_BOUND
 
 
+_SMALL_ANSWER = b'{"sessionId": "' + SESSION.encode() + b'"}'
 REFUSED_ENCODINGS = {
     "br": (b"\x1b\xff\xff\x0f", "br"),
     "zstd": (b"\x28\xb5\x2f\xfd\x00\x58\x00\x00", "zstd"),
@@ -125,7 +129,7 @@ REFUSED_ENCODINGS = {
     "unknown": (b"{}", "x-kontext-magic"),
     "three layers": (compress(compress(compress(b"{}", "gzip"), "gzip"), "gzip"), "gzip,gzip,gzip"),
     "corrupt gzip": (b"\x1f\x8b\x08\x00garbage-garbage-garbage", "gzip"),
-    "truncated gzip": (compress(b'{"sessionId": "' + SESSION.encode() + b'"}', "gzip")[:-6], "gzip"),
+    "truncated gzip": (compress(_SMALL_ANSWER, "gzip")[:-6], "gzip"),
 }
 
 
@@ -309,3 +313,29 @@ def test_long_strings_in_an_answer_are_cut(server: FaultServer) -> None:
         event = user_turn(session, recorder)
         assert event == AdError(message="Ad generation skipped", err_code="s" * MAX_ANSWER_STRING)
         assert_recovers(session, recorder)
+
+
+# -- the bounded decoder itself -----------------------------------------------------------
+
+
+async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.mark.parametrize("length", [0, 1, STEP - 1, STEP, STEP + 1, 5 * STEP, MAX_RESPONSE_BYTES])
+@pytest.mark.parametrize("layers", [["gzip"], ["deflate"], ["gzip", "deflate"], []])
+def test_bounded_decoder_round_trips_at_step_boundaries(length: int, layers: list[str]) -> None:
+    # Incompressible, reproducible bytes: each layer is slightly larger than the body.
+    body = random.Random(length).randbytes(length)
+    wire = body
+    for layer in layers:
+        wire = compress(wire, layer)
+    for chunk_size in (1, 7, 65536):
+        if chunk_size == 1 and len(wire) > 70_000:
+            continue
+        got = asyncio.run(read_bounded(_chunks(wire, chunk_size), [", ".join(layers)], length))
+        assert got == body
+    if length:
+        with pytest.raises(BodyRefused, match="larger than"):
+            asyncio.run(read_bounded(_chunks(wire, 65536), [", ".join(layers)], length - 1))
