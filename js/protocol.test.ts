@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { acceptMessage, parseEnvelope, toJsonSafe, type AcceptanceContext } from "./protocol";
+import {
+  acceptMessage,
+  frameHeight,
+  MAX_FRAME_HEIGHT,
+  parseEnvelope,
+  toJsonSafe,
+  type AcceptanceContext,
+} from "./protocol";
 
 const inlineWindow = { name: "inline" } as unknown as Window;
 const modalWindow = { name: "modal" } as unknown as Window;
@@ -65,5 +72,19 @@ describe("toJsonSafe", () => {
     cyclic.self = cyclic;
     expect(toJsonSafe(cyclic)).toBeNull();
     expect(toJsonSafe({ big: 1n } as Record<string, unknown>)).toBeNull();
+  });
+});
+
+describe("frameHeight (docs/protocol.md §11: heights clamped)", () => {
+  it("keeps finite heights >= 0, clamps the huge ones, drops the rest", () => {
+    expect(frameHeight(0)).toBe(0);
+    expect(frameHeight(120.5)).toBe(120.5);
+    expect(frameHeight(MAX_FRAME_HEIGHT)).toBe(MAX_FRAME_HEIGHT);
+    expect(frameHeight(MAX_FRAME_HEIGHT + 1)).toBe(MAX_FRAME_HEIGHT);
+    expect(frameHeight(1e308)).toBe(MAX_FRAME_HEIGHT);
+    expect(frameHeight(Number.MAX_VALUE)).toBe(MAX_FRAME_HEIGHT);
+    for (const bad of [-1, -0.001, Number.NaN, Number.POSITIVE_INFINITY, "300", null, undefined, true, {}]) {
+      expect(frameHeight(bad)).toBeNull();
+    }
   });
 });

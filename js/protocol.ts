@@ -110,3 +110,15 @@ export function toJsonSafe(value: JsonObject): JsonObject | null {
     return null;
   }
 }
+
+/** Tallest inline frame in CSS px (docs/protocol.md §11): no creative pushes the notebook away. */
+export const MAX_FRAME_HEIGHT = 10_000;
+
+/**
+ * The height a `resize-iframe` asks for, clamped to `MAX_FRAME_HEIGHT`, or null
+ * when it is not a finite number >= 0 (the same rule as Python's `_frame_messages`).
+ */
+export function frameHeight(raw: unknown): number | null {
+  if (typeof raw !== "number" || !Number.isFinite(raw) || raw < 0) return null;
+  return Math.min(raw, MAX_FRAME_HEIGHT);
+}

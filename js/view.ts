@@ -12,6 +12,7 @@ import { ModalOverlay, modalTimeoutMs, modalUrlWithParams } from "./modal";
 import type { Claimant, OwnershipRegistry } from "./ownership";
 import {
   acceptMessage,
+  frameHeight,
   isJsonObject,
   toJsonSafe,
   type AcceptedMessage,
@@ -219,11 +220,11 @@ export class AdView implements Claimant {
       case "init-iframe":
         if (inline) this.post(frame, "update-iframe", this.model.get("frame_context") ?? {});
         break;
-      case "resize-iframe":
-        if (inline && typeof data.height === "number" && Number.isFinite(data.height) && data.height >= 0) {
-          frame.style.height = `${data.height}px`;
-        }
+      case "resize-iframe": {
+        const height = frameHeight(data.height);
+        if (inline && height !== null) frame.style.height = `${height}px`;
         break;
+      }
       case "show-iframe":
         if (inline) frame.style.display = "block";
         break;

@@ -305,6 +305,15 @@ describe("host actions", () => {
     expect(frame.style.height).toBe("0px");
   });
 
+  it("clamps a creative's huge height to 10,000 px", () => {
+    const view = renderView(new FakeModel());
+    const frame = frameOf(view);
+    fromInline(view, "resize-iframe", { height: 1e308 });
+    expect(frame.style.height).toBe("10000px");
+    fromInline(view, "resize-iframe", { height: Number.MAX_VALUE });
+    expect(frame.style.height).toBe("10000px");
+  });
+
   it("shows, then hides and zeroes the height", () => {
     const view = renderView(new FakeModel());
     const frame = frameOf(view);

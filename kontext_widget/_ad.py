@@ -156,7 +156,7 @@ class Ad(anywidget.AnyWidget):
             self._apply(self._protocol.modal_timeout())
         elif kind == "browser-facts":
             browser_facts.update(content.get("facts"))
-        elif kind == "click-failed":
+        elif kind == "click-failed" and self._protocol.reports.take():
             url = content.get("url")
             reason = content.get("reason")
             self._session._report_error(
@@ -172,7 +172,8 @@ class Ad(anywidget.AnyWidget):
             self.set_trait("visible", outcome.visible)
         for event in outcome.events:
             self._session._emit(event)
-        if outcome.report is not None:
+        # A creative can send malformed messages as fast as it likes: rate-limited per ad.
+        if outcome.report is not None and self._protocol.reports.take():
             self._session._report_error(
                 f"Malformed frame message: {outcome.report}", "Ad.onMessage", bid_id=self.bid_id
             )

@@ -88,11 +88,13 @@ class Viewed(AdEvent):
 
 @dataclass(frozen=True)
 class Clicked(AdEvent):
+    """``url`` is the clicked http(s) URL, ``None`` when the creative gave no such URL."""
+
     name: ClassVar[str] = "ad.clicked"
     bid_id: str
     content: str
     message_id: str
-    url: str
+    url: str | None
     format: str
     area: str
 

@@ -6,14 +6,24 @@ we want to lean on) and decides what the message means. It holds the per-ad
 state the mapping needs: the bid, the last height, and which render events
 were already emitted (both render sources are accepted, each event at most
 once per ad).
+
+A creative is third-party code, so what it says is bounded (docs/protocol.md
+§11 "Bounds on creatives"): fields that name our objects (bid id, message id)
+come from the ad, never from the message; strings it supplies are cut to
+``MAX_FRAME_STRING`` characters; a click URL is kept only if it is http(s);
+heights are clamped to ``MAX_HEIGHT``; and the ``/error`` reports its
+malformed messages cause are rate-limited per ad (``ReportBudget``). One
+``ad.viewed`` per bid is enforced by the session, across every ad of the bid.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ._events import (
     AdError,
@@ -29,10 +39,21 @@ from ._events import (
 )
 from ._wire import Bid
 
-__all__ = ["FrameOutcome", "FrameProtocol"]
+__all__ = ["FrameOutcome", "FrameProtocol", "ReportBudget", "http_url"]
 
 MODAL_ERROR_MESSAGE = "Modal component error"
 MODAL_ERROR_CODE = "modal_component_error"
+
+# CSS pixels; taller than any ad, short enough that a frame cannot push the notebook away.
+MAX_HEIGHT = 10_000.0
+# Ad text fields (content, format, area, error texts) from the creative.
+MAX_FRAME_STRING = 1024
+# Longer URLs are dropped rather than cut: a cut URL is another URL.
+MAX_URL_LENGTH = 2048
+# Frame-driven /error reports per ad: a burst of REPORT_BURST, then one per
+# REPORT_WINDOW / REPORT_BURST seconds (10 a minute).
+REPORT_BURST = 10
+REPORT_WINDOW = 60.0
 
 _BID_ONLY_EVENTS: dict[str, type[VideoStarted | VideoCompleted | RewardGranted]] = {
     "video.started": VideoStarted,
@@ -54,8 +75,55 @@ class FrameOutcome:
 def _strings(payload: Mapping[str, Any], *keys: str) -> dict[str, str] | None:
     values = {key: payload.get(key) for key in keys}
     if all(isinstance(value, str) for value in values.values()):
-        return {key: str(value) for key, value in values.items()}
+        return {key: str(value)[:MAX_FRAME_STRING] for key, value in values.items()}
     return None
+
+
+def _text(value: object, default: str) -> str:
+    return value[:MAX_FRAME_STRING] if isinstance(value, str) and value else default
+
+
+def http_url(value: object) -> str | None:
+    """``value`` if it is an absolute http(s) URL of sane length, else ``None``."""
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
+        return None
+    # No control characters or spaces: browsers strip some of them, which lets
+    # "java\tscript:" or " javascript:" pass a naive prefix check.
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return value
+
+
+class ReportBudget:
+    """A token bucket: ``REPORT_BURST`` reports at once, refilled at 10 a minute."""
+
+    def __init__(
+        self,
+        burst: int = REPORT_BURST,
+        window: float = REPORT_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._burst = burst
+        self._interval = window / burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._updated = clock()
+
+    def take(self) -> bool:
+        """Spend one report if the budget allows it."""
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._updated) / self._interval)
+        self._updated = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 class FrameProtocol:
@@ -68,6 +136,7 @@ class FrameProtocol:
         self._height = 0.0
         self._render_started = False
         self._render_completed = False
+        self.reports = ReportBudget()
 
     def handle(self, message: object, source: str = "inline") -> FrameOutcome:
         """Interpret one relayed message; never raises, whatever it is given."""
@@ -109,13 +178,11 @@ class FrameProtocol:
             error = AdError(message="iframe error", err_code="iframe_error")
             return FrameOutcome(events=[error], visible=False, height=0.0)
         if kind == "error-component-iframe":
-            text = data.get("message")
-            code = data.get("errorType")
             return FrameOutcome(
                 events=[
                     AdError(
-                        message=text if isinstance(text, str) and text else MODAL_ERROR_MESSAGE,
-                        err_code=code if isinstance(code, str) and code else MODAL_ERROR_CODE,
+                        message=_text(data.get("message"), MODAL_ERROR_MESSAGE),
+                        err_code=_text(data.get("errorType"), MODAL_ERROR_CODE),
                     )
                 ]
             )
@@ -140,9 +207,13 @@ class FrameProtocol:
     def _resize(self, height: object) -> FrameOutcome:
         if isinstance(height, bool) or not isinstance(height, int | float):
             return FrameOutcome(report="resize-iframe without a numeric height")
-        value = float(height)
+        try:
+            value = float(height)
+        except OverflowError:  # an int beyond float range: finite, and far too tall
+            value = -1.0 if height < 0 else MAX_HEIGHT
         if not math.isfinite(value) or value < 0:
-            return FrameOutcome(report=f"resize-iframe with an invalid height {height!r}")
+            return FrameOutcome(report=f"resize-iframe with an invalid height {str(height)[:32]}")
+        value = min(value, MAX_HEIGHT)
         changed = value != self._height
         self._height = value
         events: list[AdEvent] = []
@@ -173,7 +244,7 @@ class FrameProtocol:
             viewed = Viewed(
                 bid_id=bid.bid_id,
                 content=fields["content"],
-                message_id=fields["messageId"],
+                message_id=self.message_id,
                 format=fields["format"],
                 revenue=bid.revenue,
             )
@@ -185,8 +256,8 @@ class FrameProtocol:
             clicked = Clicked(
                 bid_id=bid.bid_id,
                 content=fields["content"],
-                message_id=fields["messageId"],
-                url=fields["url"],
+                message_id=self.message_id,
+                url=http_url(payload.get("url")),
                 format=fields["format"],
                 area=fields["area"],
             )

@@ -38,7 +38,7 @@ from ._constants import (
 from ._delivery import Delivery
 from ._device import device
 from ._event_log import EventLog
-from ._events import AdError, AdEvent, Filled, NoFill
+from ._events import AdError, AdEvent, Filled, NoFill, Viewed
 from ._exceptions import SessionDestroyedError
 from ._install_id import install_id
 from ._types import Character, Message, Regulatory
@@ -188,6 +188,8 @@ class Session:
         # Bid assignment (section 3.3) and ads (section 3.4).
         self._assignments: dict[str, _Preload] = {}
         self._ads: dict[tuple[str, str, str | None], Ad] = {}
+        # Bids already viewed, oldest first (insertion-ordered dict as a bounded set).
+        self._viewed_bids: dict[str, None] = {}
         # In-package observers of events (e.g. the event log widget), after on_event.
         self._listeners: list[EventCallback] = []
 
@@ -607,7 +609,14 @@ class Session:
 
     # -- internals: events, debug, errors ------------------------------------------------
     def _emit(self, event: AdEvent) -> None:
+        """An ad's event; a bid's second ``ad.viewed`` is dropped (docs/protocol.md §11)."""
         with self._lock:
+            if isinstance(event, Viewed):
+                if event.bid_id in self._viewed_bids:
+                    return
+                self._viewed_bids[event.bid_id] = None
+                if len(self._viewed_bids) > MAX_EVENT_HISTORY:
+                    del self._viewed_bids[next(iter(self._viewed_bids))]
             self._emit_locked(event)
 
     def _emit_locked(self, event: AdEvent) -> None:

@@ -44,10 +44,11 @@ def test_history_first_then_live_events(session: kw.Session, server: kw.LocalAdS
 def test_summary_counts_and_revenue_of_views(session: kw.Session) -> None:
     log = session.event_log()
     bid = "0b9a6a1e-4b9a-4f7e-9d7c-2f1a1b2c3d4e"
+    other = "0b9a6a1e-4b9a-4f7e-9d7c-2f1a1b2c3d4f"  # one ad.viewed per bid: two bids
     for event in (
         kw.Filled(bid_id=bid, code="inlineAd", revenue=0.5),
         kw.Viewed(bid_id=bid, content="c", message_id="a1", format="inline", revenue=0.25),
-        kw.Viewed(bid_id=bid, content="c", message_id="a2", format="inline", revenue=0.125),
+        kw.Viewed(bid_id=other, content="c", message_id="a2", format="inline", revenue=0.125),
         kw.Clicked(
             bid_id=bid, content="c", message_id="a1", url="https://x", format="inline", area="cta"
         ),
