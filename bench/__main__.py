@@ -2,7 +2,9 @@
 
 Each section gets a fresh ``LocalAdServer`` so recorded requests of one do not
 skew another. The install id goes to a temporary directory: a benchmark run
-must not leave files in the user's config directory.
+must not leave files in the user's config directory. ``python -m bench 8``
+re-measures the listed sections only and keeps the others of ``RESULTS.md``
+as they were (the machine table says which sections are from this run).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from kontext_widget import LocalAdServer
 from kontext_widget._install_id import CONFIG_DIR_ENV
 
-from . import suite
+from . import hostile, suite
 from .machine import describe
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
@@ -71,6 +73,11 @@ SECTIONS: list[Section] = [
         "httpx AsyncClient, keep-alive, loopback.",
         suite.server_throughput,
     ),
+    (
+        "8. Hostile server",
+        "A real loopback server answers `/preload` with a decompression bomb.",
+        hostile.decompression_bomb,
+    ),
 ]
 
 BROWSER_NOTE = """\
@@ -100,26 +107,60 @@ def _verdict(figure: suite.Figure) -> str:
     return "PASS" if figure.passed else "**MISS**"
 
 
+def _section(title: str, description: str, figures: list[suite.Figure], seconds: float) -> str:
+    lines = [f"## {title}", "", f"{description} ({seconds:.1f} s)", ""]
+    lines += ["| Figure | Measured | Target | Verdict |", "| --- | --- | --- | --- |"]
+    lines += [f"| {f.name} | {f.value} | {f.target} | {_verdict(f)} |" for f in figures]
+    if title.startswith("3."):
+        lines += ["", OVERHEAD_NOTE.rstrip()]
+    if title.startswith("6."):
+        lines += ["", BROWSER_NOTE.rstrip()]
+    return "\n".join(lines)
+
+
+def _previous_sections(text: str) -> dict[str, str]:
+    """Section number -> its text, from an earlier RESULTS.md (the summary excluded)."""
+    sections: dict[str, str] = {}
+    for block in text.split("\n## ")[1:]:
+        number = block.split(".", 1)[0]
+        if number.isdigit():
+            sections[number] = "## " + block.rstrip()
+    return sections
+
+
 def render(
-    machine: dict[str, str], results: list[tuple[str, str, list[suite.Figure], float]]
+    machine: dict[str, str],
+    results: list[tuple[str, str, list[suite.Figure], float]],
+    previous: dict[str, str] | None = None,
 ) -> str:
+    """The whole file; with ``previous``, sections not run now are kept from the last file."""
     lines = [
         "# kontext-widget benchmarks",
         "",
         "Written by `python -m bench`; do not edit by hand.",
         "",
     ]
+    run = {result[0].split(".")[0]: result for result in results}
+    kept = ", ".join(sorted(set(previous or {}) - set(run), key=int))
+    if kept:
+        machine = {**machine, "Sections measured on this date": f"{', '.join(run)} ({kept} kept)"}
     lines += ["| Machine | |", "| --- | --- |"]
     lines += [f"| {key} | {value} |" for key, value in machine.items()]
-    for title, description, figures, seconds in results:
-        lines += ["", f"## {title}", "", f"{description} ({seconds:.1f} s)", ""]
-        lines += ["| Figure | Measured | Target | Verdict |", "| --- | --- | --- | --- |"]
-        lines += [f"| {f.name} | {f.value} | {f.target} | {_verdict(f)} |" for f in figures]
-        if title.startswith("3."):
-            lines += ["", OVERHEAD_NOTE.rstrip()]
-        if title.startswith("6."):
-            lines += ["", BROWSER_NOTE.rstrip()]
-    missed = [f.name for _, _, figures, _ in results for f in figures if f.passed is False]
+    missed = []
+    for title, _, _ in SECTIONS:
+        number = title.split(".")[0]
+        if number in run:
+            _, description, figures, seconds = run[number]
+            lines += ["", _section(title, description, figures, seconds)]
+            missed += [f.name for f in figures if f.passed is False]
+        elif previous is not None and number in previous:
+            text = previous[number]
+            lines += ["", text]
+            missed += [
+                row.split(" | ")[0].lstrip("| ")
+                for row in text.splitlines()
+                if row.endswith("| **MISS** |")
+            ]
     lines += ["", "## Summary", ""]
     lines += [f"Missed: {', '.join(missed)}." if missed else "Every target met."]
     return "\n".join(lines) + "\n"
@@ -139,7 +180,11 @@ def main() -> int:
         for figure in figures:
             print(f"    {figure.name}: {figure.value} {_verdict(figure)}", flush=True)
         results.append((title, description, figures, seconds))
-    RESULTS.write_text(render(describe(), results), encoding="utf-8")
+    # Running some sections only updates those in place; the rest stay as measured before.
+    previous = None
+    if only and RESULTS.exists():
+        previous = _previous_sections(RESULTS.read_text(encoding="utf-8"))
+    RESULTS.write_text(render(describe(), results, previous), encoding="utf-8")
     print(f"wrote {RESULTS}")
     return 0
 
