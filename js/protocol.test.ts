@@ -75,7 +75,7 @@ describe("toJsonSafe", () => {
   });
 });
 
-describe("frameHeight (docs/protocol.md §11: heights clamped)", () => {
+describe("frameHeight (docs/protocol.md §13: heights clamped)", () => {
   it("keeps finite heights >= 0, clamps the huge ones, drops the rest", () => {
     expect(frameHeight(0)).toBe(0);
     expect(frameHeight(120.5)).toBe(120.5);

@@ -111,7 +111,7 @@ export function toJsonSafe(value: JsonObject): JsonObject | null {
   }
 }
 
-/** Tallest inline frame in CSS px (docs/protocol.md §11): no creative pushes the notebook away. */
+/** Tallest inline frame in CSS px (docs/protocol.md §13): no creative pushes the notebook away. */
 export const MAX_FRAME_HEIGHT = 10_000;
 
 /**

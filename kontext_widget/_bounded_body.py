@@ -1,6 +1,6 @@
 """Response bodies read and decoded under a size bound checked while decoding.
 
-docs/protocol.md §11 "Bounds on server answers": a body is capped at
+docs/protocol.md §13 (Bounds): a body is capped at
 ``MAX_RESPONSE_BYTES`` **after** decoding. httpx's own decoders inflate each
 received chunk completely before the caller sees it, so an 825-byte answer
 with ``Content-Encoding: gzip, gzip`` grew to hundreds of MB before any size

@@ -8,12 +8,12 @@ were already emitted (both render sources are accepted, each event at most
 once per ad).
 
 A creative is third-party code, so what it says is bounded (docs/protocol.md
-§11 "Bounds on creatives"): fields that name our objects (bid id, message id)
-come from the ad, never from the message; strings it supplies are cut to
-``MAX_FRAME_STRING`` characters; a click URL is kept only if it is http(s);
-heights are clamped to ``MAX_HEIGHT``; and the ``/error`` reports its
-malformed messages cause are rate-limited per ad (``ReportBudget``). One
-``ad.viewed`` per bid is enforced by the session, across every ad of the bid.
+§13): fields that name our objects (bid id, message id) come from the ad,
+never from the message; strings it supplies are cut to ``MAX_FRAME_STRING``
+characters; a click URL is kept only if it is http(s); heights are clamped to
+``MAX_HEIGHT``; and the ``/error`` reports its malformed messages cause are
+rate-limited per ad (``ReportBudget``). One ``ad.viewed`` per bid is enforced
+by the session, across every ad of the bid.
 """
 
 from __future__ import annotations

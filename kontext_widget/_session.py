@@ -609,7 +609,7 @@ class Session:
 
     # -- internals: events, debug, errors ------------------------------------------------
     def _emit(self, event: AdEvent) -> None:
-        """An ad's event; a bid's second ``ad.viewed`` is dropped (docs/protocol.md §11)."""
+        """An ad's event; a bid's second ``ad.viewed`` is dropped (docs/protocol.md §13)."""
         with self._lock:
             if isinstance(event, Viewed):
                 if event.bid_id in self._viewed_bids:

@@ -5,12 +5,12 @@ server sends: unknown fields are ignored, a wrong-typed optional field counts as
 absent, and malformed JSON, a wrong-typed required field or a non-UUID id
 becomes a ``PreloadError`` with ``errCode`` ``request_failed`` (section 2.2 #8).
 
-Bounds on what an answer can make us keep or emit (docs/protocol.md §11
-"Bounds on server answers"): the first ``MAX_BIDS`` entries of ``bids`` are
-looked at and the rest ignored unread; of those, the first bid per placement
-code is kept (one ``ad.filled`` per code); strings taken from an answer
-(``skipCode``, ``errCode``) are cut to ``MAX_ANSWER_STRING`` characters; and
-``/init``'s ``preloadTimeout`` is capped at ``MAX_PRELOAD_TIMEOUT_MS``.
+Bounds on what an answer can make us keep or emit (docs/protocol.md §13): the
+first ``MAX_BIDS`` entries of ``bids`` are looked at and the rest ignored
+unread; of those, the first bid per placement code is kept (one ``ad.filled``
+per code); strings taken from an answer (``skipCode``, ``errCode``) are cut to
+``MAX_ANSWER_STRING`` characters; and ``/init``'s ``preloadTimeout`` is capped
+at ``MAX_PRELOAD_TIMEOUT_MS``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A hostile creative, tried as an attacker would (issue 8 item 3, docs/protocol.md §11).
+"""A hostile creative, tried as an attacker would (issue 8 item 3, docs/protocol.md §13).
 
 The creative is third-party code: everything it posts reaches Python through
 the browser relay (``Ad._on_front_end_message``, driven here exactly as the

@@ -1,4 +1,4 @@
-"""A hostile ad server, tried as an attacker would (issue 8 item 2, docs/protocol.md §11).
+"""A hostile ad server, tried as an attacker would (issue 8 item 2, docs/protocol.md §13).
 
 Every attack runs against a real loopback server (``fault_servers.FaultServer``)
 and asserts a bound on memory (tracemalloc peak over the turn) or time, then
