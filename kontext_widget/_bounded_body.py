@@ -69,11 +69,12 @@ class _Inflater:
         try:
             piece = self._stream.decompress(data, max_length)
         except zlib.error:
-            if self._coding != "deflate" or self._started:
-                raise BodyRefused(f"malformed {self._coding} body") from None
-            # "deflate" is zlib-wrapped by the RFC, raw deflate in practice (as httpx does).
-            self._stream = zlib.decompressobj(-zlib.MAX_WBITS)
-            piece = self._stream.decompress(data, max_length)
+            if self._coding == "deflate" and not self._started:
+                # "deflate" is zlib-wrapped by the RFC, raw deflate in practice (as httpx does).
+                self._stream = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._started = True
+                return self._decompress(data, max_length)
+            raise BodyRefused(f"malformed {self._coding} body") from None
         self._started = True
         return piece
 
@@ -82,7 +83,7 @@ class _Inflater:
             raise BodyRefused(f"truncated {self._coding} body")
 
 
-def codings(header_values: Sequence[str]) -> list[str]:
+def _codings(header_values: Sequence[str]) -> list[str]:
     """``Content-Encoding`` layers in the order they were applied, ``identity`` dropped."""
     layers = [
         part.strip().lower() for value in header_values for part in value.split(",") if part.strip()
@@ -98,7 +99,7 @@ async def read_bounded(
     At no point is more than ``limit`` decoded bytes, plus one ``_STEP`` per
     layer and the received chunk, held in memory.
     """
-    layers = codings(content_encoding)
+    layers = _codings(content_encoding)
     if len(layers) > MAX_CODINGS:
         raise BodyRefused(f"{len(layers)} content codings (at most {MAX_CODINGS})")
     unsupported = [layer for layer in layers if layer not in _ZLIB_WBITS]
@@ -120,8 +121,11 @@ async def read_bounded(
         for piece in inflaters[depth].feed(data):
             take(piece, depth + 1)
 
+    received = False
     async for chunk in raw:
+        received = received or bool(chunk)
         take(chunk, 0)
-    for inflater in inflaters:
-        inflater.finish()
+    if received:  # an empty body (a 204 with the header) is just empty
+        for inflater in inflaters:
+            inflater.finish()
     return bytes(body)

@@ -332,10 +332,27 @@ def test_bounded_decoder_round_trips_at_step_boundaries(length: int, layers: lis
     for layer in layers:
         wire = compress(wire, layer)
     for chunk_size in (1, 7, 65536):
-        if chunk_size == 1 and len(wire) > 70_000:
+        if chunk_size < 65536 and len(wire) > 70_000:
             continue
         got = asyncio.run(read_bounded(_chunks(wire, chunk_size), [", ".join(layers)], length))
         assert got == body
     if length:
         with pytest.raises(BodyRefused, match="larger than"):
             asyncio.run(read_bounded(_chunks(wire, 65536), [", ".join(layers)], length - 1))
+
+
+@pytest.mark.parametrize(
+    ("wire", "header"),
+    [
+        (b"\x78\x9c" + b"\xff" * 64, "deflate"),  # zlib header, then garbage
+        (b"\xff" * 64, "deflate"),  # neither zlib nor raw deflate
+        (compress(b"{}", "gzip") + b"\xff" * 8, "gzip, deflate"),  # the outer layer is not deflate
+    ],
+)
+def test_bounded_decoder_refuses_garbage_cleanly(wire: bytes, header: str) -> None:
+    with pytest.raises(BodyRefused, match="malformed|truncated"):
+        asyncio.run(read_bounded(_chunks(wire, 7), [header], MAX_RESPONSE_BYTES))
+
+
+def test_bounded_decoder_takes_an_empty_encoded_body_as_empty() -> None:
+    assert asyncio.run(read_bounded(_chunks(b"", 1), ["gzip"], MAX_RESPONSE_BYTES)) == b""
