@@ -350,7 +350,7 @@ def test_bounded_decoder_round_trips_at_step_boundaries(length: int, layers: lis
     ],
 )
 def test_bounded_decoder_refuses_garbage_cleanly(wire: bytes, header: str) -> None:
-    with pytest.raises(BodyRefused, match="malformed|truncated"):
+    with pytest.raises(BodyRefused, match=r"malformed|truncated"):
         asyncio.run(read_bounded(_chunks(wire, 7), [header], MAX_RESPONSE_BYTES))
 
 
