@@ -210,9 +210,9 @@ class FrameProtocol:
         try:
             value = float(height)
         except OverflowError:  # an int beyond float range: finite, and far too tall
-            value = -1.0 if height < 0 else MAX_HEIGHT
+            value = -math.inf if height < 0 else MAX_HEIGHT
         if not math.isfinite(value) or value < 0:
-            return FrameOutcome(report=f"resize-iframe with an invalid height {str(height)[:32]}")
+            return FrameOutcome(report=f"resize-iframe with an invalid height {value!r}")
         value = min(value, MAX_HEIGHT)
         changed = value != self._height
         self._height = value
