@@ -1,0 +1,135 @@
+"""A hostile creative in JupyterLab (issue 8 item 3, docs/protocol.md §13).
+
+The real ad iframe, on the ad server's origin, is made to post what an attacker's
+creative would: the same view five times with a fake bid and message id, a
+click event whose URL is ``javascript:``, an absurd height, and 500 malformed
+messages. Each message takes the real route (window listener, origin and source
+checks, comm relay, kernel), and the damage is looked for where it would show:
+the iframe's CSS height, the kernel's events, the ``/error`` reports received.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .ad_checks import EXPECT_TIMEOUT_MS, VIEWED_TIMEOUT, render_and_check_mounted
+from .notebooks import (
+    NotebookSpec,
+    dump_cell,
+    render_cell,
+    session_cell,
+    user_message_cell,
+    write_notebook,
+)
+
+pytestmark = pytest.mark.browser
+
+# Posts each message to the frame's parent (the notebook page), as a creative does.
+_POST_TO_PARENT_JS = "(messages) => messages.forEach((m) => window.parent.postMessage(m, '*'))"
+FAKE_BID = "0190f3c2-7d1e-7a6b-9c3d-2f4e5a6b7c8d"
+REPORT_BURST = 10  # kontext_widget._frame_messages.REPORT_BURST
+
+
+def _event(name: str, **payload: Any) -> dict[str, Any]:
+    return {"type": "event-iframe", "data": {"name": name, "payload": payload, "code": "inlineAd"}}
+
+
+def _clicked(content: str, url: str) -> dict[str, Any]:
+    return _event(
+        "ad.clicked",
+        id=FAKE_BID,
+        content=content,
+        messageId="victim",
+        url=url,
+        format="inline",
+        area="cta",
+    )
+
+
+def _malformed_reports(ad_server: Any, bid_id: str) -> list[Any]:
+    return [
+        r
+        for r in ad_server.requests_to("/error")
+        if r.json["error"].startswith("Malformed frame message")
+        and r.json["additionalData"].get("bidId") == bid_id
+    ]
+
+
+def test_hostile_creative_is_bounded_in_jupyterlab(
+    notebook_spec: NotebookSpec, open_notebook: Any, ad_server: Any
+) -> None:
+    write_notebook(
+        notebook_spec.path,
+        [
+            session_cell(
+                ad_server_url=ad_server.url,
+                log_path=notebook_spec.log.path,
+                conversation_id="conv-lab-hostile",
+            ),
+            user_message_cell("u1", "What are the best hiking boots for a rainy trip?"),
+            render_cell("a1", "Waterproof leather boots with a deep lug sole."),
+            dump_cell("after-attack"),
+        ],
+    )
+    notebook = open_notebook(notebook_spec.name, "lab")
+    notebook.run_cells([0, 1])
+    ad = render_and_check_mounted(
+        notebook, ad_server, notebook_spec, render_index=2, message_id="a1"
+    )
+    log = notebook_spec.log
+    # The creative's own, genuine view comes first.
+    log.wait_for_event(
+        "ad.viewed", timeout=VIEWED_TIMEOUT, where=lambda r: r["payload"]["id"] == ad.bid_id
+    )
+
+    views = [
+        _event("ad.viewed", id=FAKE_BID, content="again", messageId="victim", format="inline")
+    ] * 5
+    malformed = [{"type": "resize-iframe", "data": {"height": "tall"}}] * 500
+    huge = {"type": "resize-iframe", "data": {"height": 1e308}}
+    started = time.monotonic()
+    ad.frame.evaluate(
+        _POST_TO_PARENT_JS,
+        [*views, _clicked("hostile", "javascript:alert(document.cookie)"), huge, *malformed],
+    )
+    # Positive control, posted last: once it reached the kernel, everything before had.
+    ad.frame.evaluate(_POST_TO_PARENT_JS, [_clicked("control", "https://ads.example/ok")])
+    log.wait_for_event(
+        "ad.clicked", timeout=30, where=lambda r: r["payload"]["content"] == "control"
+    )
+
+    # Heights: clamped by the host page and by Python alike.
+    expect(ad.iframe).to_have_css("height", "10000px", timeout=EXPECT_TIMEOUT_MS)
+    heights = [e["payload"]["height"] for e in log.events("ad.height")]
+    assert max(heights) == 10_000, heights
+
+    # One view for the bid, with our ids, whatever the creative claimed.
+    viewed = log.events("ad.viewed")
+    assert len(viewed) == 1, viewed
+    assert viewed[0]["payload"]["id"] == ad.bid_id
+    assert viewed[0]["payload"]["messageId"] == "a1"
+
+    clicks = {e["payload"]["content"]: e["payload"] for e in log.events("ad.clicked")}
+    assert "url" not in clicks["hostile"], clicks["hostile"]
+    assert clicks["control"]["url"] == "https://ads.example/ok"
+    for payload in clicks.values():
+        assert (payload["id"], payload["messageId"]) == (ad.bid_id, "a1")
+
+    # 500 malformed messages: the ad's report budget, not 500 reports.
+    deadline = time.monotonic() + 10
+    while len(_malformed_reports(ad_server, ad.bid_id)) < REPORT_BURST:
+        assert time.monotonic() < deadline, _malformed_reports(ad_server, ad.bid_id)
+        time.sleep(0.05)
+    notebook.run_cell(3)
+    elapsed = time.monotonic() - started
+    reports = _malformed_reports(ad_server, ad.bid_id)
+    assert len(reports) <= REPORT_BURST + int(elapsed / 6), (len(reports), elapsed)
+
+    # The kernel's own history agrees: one ad.viewed, the session still working.
+    dump = log.mark("after-attack")
+    assert [e["name"] for e in dump["events"]].count("ad.viewed") == 1
+    assert dump["height"] == 10_000
