@@ -111,14 +111,19 @@ def test_the_issue_bomb_is_small_on_the_wire() -> None:
 
 
 def test_bomb_in_the_init_answer_keeps_the_defaults(server: FaultServer) -> None:
-    server.init = encoded(bomb("gzip, gzip"), "gzip, gzip")
     recorder = Recorder()
-    with Measured() as measured, open_session(server.url, recorder) as session:
-        server.wait_for("/init")
+    with open_session(server.url, recorder) as warm:  # pool and TLS context warm
+        assert isinstance(user_turn(warm, recorder), Filled)
+    server.init = encoded(bomb("gzip, gzip"), "gzip, gzip")
+    with Measured() as measured:
+        session = open_session(server.url, recorder)
+        server.wait_for("/init", count=2)
+        assert session.wait_idle(5)
+    assert measured.peak < MEMORY_BOUND, f"peak {measured.peak / MIB:.1f} MiB"
+    with session:
         assert isinstance(user_turn(session, recorder), Filled)
         assert session.preload_timeout_ms == 5000
-    assert len(server.requests("/init")) == 1
-    assert measured.peak < MEMORY_BOUND
+    assert len(server.requests("/init")) == 2  # one each: the refused one was not retried
 
 
 _SMALL_ANSWER = b'{"sessionId": "' + SESSION.encode() + b'"}'
