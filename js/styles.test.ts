@@ -44,6 +44,27 @@ describe("sanitizeStyles", () => {
     expect(sanitizeStyles({ width: Number.NaN, height: {}, opacity: true }, IFRAME_PROPERTIES)).toEqual([]);
   });
 
+  it("bounds heights like resize-iframe (docs/protocol.md §13)", () => {
+    const kept = (styles: Record<string, unknown>) => sanitizeStyles(styles, IFRAME_PROPERTIES);
+    expect(kept({ height: 120, minHeight: "90px", maxHeight: "auto" })).toEqual([
+      ["height", "120px"],
+      ["min-height", "90px"],
+      ["max-height", "auto"],
+    ]);
+    expect(kept({ height: 1e308 })).toEqual([["height", "10000px"]]);
+    expect(kept({ minHeight: "99999999px" })).toEqual([["min-height", "10000px"]]);
+    expect(kept({ height: "1e308px" })).toEqual([["height", "10000px"]]);
+    expect(kept({ minHeight: "5000vh", height: "250%" })).toEqual([
+      ["min-height", "100vh"],
+      ["height", "100%"],
+    ]);
+    expect(kept({ height: "0" })).toEqual([["height", "0"]]);
+    for (const bad of ["-5px", -5, "10000em", "calc(100vh * 100)", "100", "max(1px, 99999px)"]) {
+      expect(kept({ height: bad })).toEqual([]);
+    }
+    expect(sanitizeStyles({ minHeight: "99999px" }, CONTAINER_PROPERTIES)).toEqual([["min-height", "10000px"]]);
+  });
+
   it("lets only the container change display", () => {
     expect(sanitizeStyles({ display: "flex" }, CONTAINER_PROPERTIES)).toEqual([["display", "flex"]]);
     expect(sanitizeStyles({ display: "block" }, IFRAME_PROPERTIES)).toEqual([]);

@@ -7,6 +7,8 @@
  * a second declaration into a value.
  */
 
+import { MAX_FRAME_HEIGHT } from "./protocol";
+
 const SIDES = ["top", "right", "bottom", "left"] as const;
 
 const COMMON_PROPERTIES: readonly string[] = [
@@ -71,12 +73,33 @@ export function cssPropertyName(key: string): string {
 function cssValue(property: string, raw: unknown): string | null {
   if (typeof raw === "number") {
     if (!Number.isFinite(raw)) return null;
+    if (HEIGHT_PROPERTIES.has(property)) return heightValue(`${raw}px`);
     return UNITLESS_PROPERTIES.has(property) || raw === 0 ? String(raw) : `${raw}px`;
   }
   if (typeof raw !== "string") return null;
   const value = raw.trim();
   if (value === "" || value.length > MAX_VALUE_LENGTH || FORBIDDEN_VALUE.test(value)) return null;
-  return value;
+  return HEIGHT_PROPERTIES.has(property) ? heightValue(value) : value;
+}
+
+/**
+ * Heights are bounded like `resize-iframe`'s (docs/protocol.md §13), so that no
+ * style pushes the notebook away: px clamped to `MAX_FRAME_HEIGHT`, `%` and `vh`
+ * to 100, sizing keywords kept, anything else (em, calc(), negative) refused.
+ */
+const HEIGHT_PROPERTIES: ReadonlySet<string> = new Set(["height", "min-height", "max-height"]);
+const HEIGHT_KEYWORDS: ReadonlySet<string> = new Set(["auto", "none", "fit-content", "min-content", "max-content"]);
+const HEIGHT_LENGTH = /^(\d+(?:\.\d+)?|\.\d+)(?:e\+?\d+)?(px|%|vh)?$/i;
+
+function heightValue(value: string): string | null {
+  if (HEIGHT_KEYWORDS.has(value.toLowerCase())) return value;
+  const match = HEIGHT_LENGTH.exec(value);
+  if (match === null) return null;
+  const amount = Number.parseFloat(value);
+  const unit = (match[2] ?? "").toLowerCase();
+  if (!Number.isFinite(amount)) return null;
+  if (unit === "") return amount === 0 ? "0" : null;
+  return `${Math.min(amount, unit === "px" ? MAX_FRAME_HEIGHT : 100)}${unit}`;
 }
 
 /**
