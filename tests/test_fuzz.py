@@ -41,6 +41,7 @@ from kontext_widget import (
 )
 from kontext_widget._frame_messages import FrameProtocol
 from kontext_widget._wire import (
+    MAX_PRELOAD_TIMEOUT_MS,
     Bid,
     DecodeError,
     InitSettings,
@@ -404,6 +405,8 @@ def test_classify_preload_follows_section_2_2_on_wrong_typed_answers(
     if isinstance(outcome, PreloadFilled):  # #9: only well-formed bids of enabled codes
         assert outcome.session_id == session_id
         assert all(bid.code in CODES for bid in outcome.bids)
+        # docs/protocol.md §13: the first bid per code, one ad.filled per code.
+        assert len({bid.code for bid in outcome.bids}) == len(outcome.bids)
 
 
 @FUZZ
@@ -440,8 +443,8 @@ def test_decode_init_returns_settings_or_raises_decode_error_only(
     assert isinstance(settings_.report_errors, bool)
     assert isinstance(settings_.report_debug, bool)
     timeout = settings_.preload_timeout_ms
-    # Section 2.1: only a usable positive timeout replaces the default.
-    assert timeout is None or (isinstance(timeout, int) and 0 < timeout / 1000 < math.inf)
+    # Section 2.1: only a usable positive timeout replaces the default; §13 caps it.
+    assert timeout is None or (isinstance(timeout, int) and 0 < timeout <= MAX_PRELOAD_TIMEOUT_MS)
 
 
 def test_decode_init_survives_deep_nesting_and_huge_numbers() -> None:
