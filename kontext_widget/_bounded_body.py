@@ -27,7 +27,7 @@ ACCEPT_ENCODING = "gzip, deflate"
 # Real servers send one layer; two leave room for a proxy that compresses again.
 MAX_CODINGS = 2
 # A compressed layer of a body within the cap is at most a few hundred bytes
-# larger than the body (stored deflate blocks); intermediate layers get this slack.
+# larger than the body (stored deflate blocks); each encoded layer gets this slack.
 _LAYER_SLACK = 64 * 1024
 
 # Each layer hands on at most this much at a time, so a layer's output never piles up.
@@ -121,9 +121,13 @@ async def read_bounded(
         for piece in inflaters[depth].feed(data):
             take(piece, depth + 1)
 
-    received = False
+    received = 0
     async for chunk in raw:
-        received = received or bool(chunk)
+        # Compressed bytes of a body within the cap are within the cap plus a little:
+        # more (e.g. endless empty deflate blocks) only burns CPU and bandwidth.
+        received += len(chunk)
+        if received > limit + _LAYER_SLACK * len(inflaters):
+            raise BodyRefused(f"larger than {limit} bytes on the wire")
         take(chunk, 0)
     if received:  # an empty body (a 204 with the header) is just empty
         for inflater in inflaters:

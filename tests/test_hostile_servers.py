@@ -105,6 +105,20 @@ def test_decompression_bomb_is_refused_within_bounded_memory(
         assert_recovers(session, recorder)
 
 
+def test_endless_empty_deflate_blocks_are_cut_on_the_wire(server: FaultServer) -> None:
+    # Decodes to nothing at all, so only a bound on received bytes ends it early.
+    empty_stored_block = b"\x00\x00\x00\xff\xff"
+    body = empty_stored_block * (2 * MAX_RESPONSE_BYTES // len(empty_stored_block))
+    server.script(encoded(body, "deflate"))
+    recorder = Recorder()
+    with open_session(server.url, recorder) as session:
+        started = time.monotonic()
+        assert_request_failed(user_turn(session, recorder), "on the wire")
+        assert time.monotonic() - started < TIME_BOUND
+        assert len(server.requests("/preload")) == 1
+        assert_recovers(session, recorder)
+
+
 def test_the_issue_bomb_is_small_on_the_wire() -> None:
     # What makes it an attack: a couple of KB that a naive client inflates to 1 GiB.
     assert len(bomb("gzip, gzip")) < 4096
