@@ -38,7 +38,16 @@ from ._constants import (
 from ._delivery import Delivery
 from ._device import device
 from ._event_log import EventLog
-from ._events import AdError, AdEvent, Filled, NoFill, Viewed
+from ._events import (
+    AdError,
+    AdEvent,
+    Filled,
+    NoFill,
+    RewardGranted,
+    VideoCompleted,
+    VideoStarted,
+    Viewed,
+)
 from ._exceptions import SessionDestroyedError
 from ._install_id import install_id
 from ._types import Character, Message, Regulatory
@@ -59,6 +68,9 @@ from ._wire import (
 __all__ = ["Session", "create_session"]
 
 logger = logging.getLogger("kontext_widget")
+
+# Events a bid may cause only once: each counts revenue or grants something.
+_ONCE_PER_BID = (Viewed, VideoStarted, VideoCompleted, RewardGranted)
 
 EventCallback = Callable[[AdEvent], None]
 DebugCallback = Callable[[str, "object | None"], None]
@@ -188,8 +200,9 @@ class Session:
         # Bid assignment (section 3.3) and ads (section 3.4).
         self._assignments: dict[str, _Preload] = {}
         self._ads: dict[tuple[str, str, str | None], Ad] = {}
-        # Bids already viewed, oldest first (insertion-ordered dict as a bounded set).
-        self._viewed_bids: dict[str, None] = {}
+        # (event name, bid id) of the once-per-bid events already emitted, oldest first
+        # (an insertion-ordered dict used as a bounded set).
+        self._counted_once: dict[tuple[str, str], None] = {}
         # In-package observers of events (e.g. the event log widget), after on_event.
         self._listeners: list[EventCallback] = []
 
@@ -609,14 +622,19 @@ class Session:
 
     # -- internals: events, debug, errors ------------------------------------------------
     def _emit(self, event: AdEvent) -> None:
-        """An ad's event; a bid's second ``ad.viewed`` is dropped (docs/protocol.md §13)."""
+        """An ad's event; a bid's second view, video start/end or reward is dropped.
+
+        A creative that repeats them would otherwise count revenue, or grant a reward,
+        several times for one bid (docs/protocol.md §13).
+        """
         with self._lock:
-            if isinstance(event, Viewed):
-                if event.bid_id in self._viewed_bids:
+            if isinstance(event, _ONCE_PER_BID):
+                key = (event.name, event.bid_id)
+                if key in self._counted_once:
                     return
-                self._viewed_bids[event.bid_id] = None
-                if len(self._viewed_bids) > MAX_EVENT_HISTORY:
-                    del self._viewed_bids[next(iter(self._viewed_bids))]
+                self._counted_once[key] = None
+                if len(self._counted_once) > MAX_EVENT_HISTORY:
+                    del self._counted_once[next(iter(self._counted_once))]
             self._emit_locked(event)
 
     def _emit_locked(self, event: AdEvent) -> None:

@@ -101,6 +101,24 @@ def test_a_new_ad_for_the_same_bid_cannot_view_it_again(
     assert len(events_of(session, kw.Viewed)) == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("video.started", kw.VideoStarted),
+        ("video.completed", kw.VideoCompleted),
+        ("reward.granted", kw.RewardGranted),
+    ],
+)
+def test_a_repeated_video_event_or_reward_counts_once_per_bid(
+    filled: tuple[kw.Session, kw.Ad], name: str, kind: type[kw.AdEvent]
+) -> None:
+    """A creative that grants the reward 50 times must not make the publisher pay 50."""
+    session, ad = filled
+    for _ in range(50):
+        creative_event(ad, name)
+    assert events_of(session, kind) == [kind(bid_id=ad.bid_id or "")]
+
+
 # -- identity fields come from the ad --------------------------------------------------------
 
 
