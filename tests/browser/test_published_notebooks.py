@@ -13,14 +13,23 @@ would be recorded rather than fail unseen.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS
-from .notebooks import write_notebook
+from .jupyter import JupyterServer, NotebookPage
+from .notebooks import (
+    NotebookSpec,
+    render_cell,
+    session_cell,
+    user_message_cell,
+    write_notebook,
+)
 from .pages import BrowserTab
 from .published import (
     StaticSite,
@@ -103,3 +112,145 @@ def test_static_html_export_loads_nothing_from_the_ad_server(
         assert any("/html-manager@" in path for path in site.requests), site.requests
         assert any(path.startswith("/npm/anywidget@") for path in site.requests), site.requests
         assert browser_context.page_errors() == []
+
+
+# -- a notebook saved with widget state, reopened in JupyterLab ------------------------
+
+# Cell indices of the reopened notebook.
+SESSION, USER, RENDER = range(3)
+
+_RUN_ALL_JS = """
+async () => {
+  const app = window.jupyterapp;
+  await app.commands.execute('notebook:run-all-cells');
+  const notebook = app.shell.currentWidget.content;
+  return notebook.widgets.flatMap((cell) =>
+    cell.model.outputs ? cell.model.outputs.toJSON().filter((o) => o.output_type === 'error') : []);
+}
+"""
+
+# The kernel menu's restart without its confirmation dialog.
+_RESTART_KERNEL_JS = """
+async () => {
+  const context = window.jupyterapp.shell.currentWidget.sessionContext;
+  await context.session.kernel.restart();
+  return context.session.kernel.status;
+}
+"""
+
+
+@dataclass
+class Reopened:
+    notebook: NotebookPage
+    spec: NotebookSpec
+    stale_bid: str
+    opened_at: int  # ad server requests recorded when the saved notebook was opened
+
+
+def frame_requests(ad_server: Any, bid_id: str) -> list[str]:
+    return [r.path for r in ad_server.requests_to(f"/api/frame/{bid_id}")]
+
+
+def shown_ad(notebook: NotebookPage, ad_server: Any, bid_id: str) -> Locator:
+    """The ad iframe of ``bid_id`` in the render cell's output, once the creative rendered."""
+    iframe = notebook.output_area(RENDER).locator(
+        f'iframe[src^="{ad_server.url}/api/frame/{bid_id}?"]'
+    )
+    expect(iframe).to_have_count(1, timeout=EXPECT_TIMEOUT_MS)
+    expect(iframe).to_be_visible(timeout=EXPECT_TIMEOUT_MS)
+    frame = notebook.frame_of(iframe)
+    expect(frame.locator("html")).to_have_attribute(
+        "data-state", "rendered", timeout=EXPECT_TIMEOUT_MS
+    )
+    return iframe
+
+
+@pytest.fixture(scope="module")
+def reopened(
+    module_context: BrowserTab,
+    jupyter_server: JupyterServer,
+    local_ad_server: Any,
+    kernel_logs: Path,
+) -> Iterator[Reopened]:
+    """The chat notebook executed headless (widget state saved), then opened in JupyterLab."""
+    local_ad_server.reset()
+    spec = NotebookSpec.new("reopened-with-state", jupyter_server.root_dir, kernel_logs)
+    write_notebook(
+        spec.path,
+        [
+            session_cell(
+                ad_server_url=local_ad_server.url,
+                log_path=spec.log.path,
+                conversation_id="conv-reopened",
+            ),
+            user_message_cell("u1", "Which boots for a rainy hike?"),
+            render_cell("a1", "Waterproof leather boots."),
+        ],
+    )
+    executed = execute_with_widget_state(spec.path)
+    stale_bid = spec.log.mark("rendered")["bid_id"]
+    assert stale_bid in local_ad_server.bids
+    assert any(
+        f"/api/frame/{stale_bid}?" in state["state"].get("iframe_url", "")
+        for state in saved_widget_states(executed).values()
+    ), "the saved widget state has no frame URL: nothing to prove"
+    jupyter_server.trust(spec.path)  # as if the user had saved it: its widgets render
+
+    opened_at = len(local_ad_server.requests)
+    page = module_context.new_page("reopened")
+    notebook = NotebookPage.open(page, jupyter_server, spec.name, "lab")
+    yield Reopened(notebook, spec, stale_bid, opened_at)
+    notebook.close()
+
+
+def test_reopened_notebook_loads_no_stale_ad_until_run(
+    reopened: Reopened, local_ad_server: Any
+) -> None:
+    notebook = reopened.notebook
+    # The saved view is rendered from the saved state (the Ad's own code ran) ...
+    slot = notebook.output_area(RENDER).locator(".kontext-ad-slot")
+    expect(slot).to_have_count(1, timeout=EXPECT_TIMEOUT_MS)
+    # ... and loads nothing: the kernel that owned that session is gone.
+    expect(notebook.page.locator("iframe")).to_have_count(0)
+    assert [r.path for r in local_ad_server.requests[reopened.opened_at :]] == []
+    expect(slot).to_have_attribute("data-liveness", "waiting")
+
+    errors = notebook.page.evaluate(_RUN_ALL_JS)
+    assert errors == [], errors
+    fresh_bid = reopened.spec.log.marks("rendered")[-1]["bid_id"]
+    assert fresh_bid not in (None, reopened.stale_bid)
+    shown_ad(notebook, local_ad_server, fresh_bid)
+    expect(notebook.page.locator(".kontext-ad-slot iframe")).to_have_count(1)
+    # nbclient has no browser: the stale bid's frame was never loaded by anyone.
+    assert frame_requests(local_ad_server, reopened.stale_bid) == []
+
+
+def test_reload_with_the_kernel_alive_shows_the_ad_again(
+    reopened: Reopened, local_ad_server: Any, jupyter_server: JupyterServer
+) -> None:
+    fresh_bid = reopened.spec.log.marks("rendered")[-1]["bid_id"]
+    loads = len(frame_requests(local_ad_server, fresh_bid))
+    # Saved first, or the reload would show the file's older outputs. The reloaded
+    # page asks the Python Ad (the kernel is idle) and shows the same ad again.
+    reopened.notebook.page.evaluate("() => window.jupyterapp.shell.currentWidget.context.save()")
+    notebook = NotebookPage.open(reopened.notebook.page, jupyter_server, reopened.spec.name, "lab")
+    shown_ad(notebook, local_ad_server, fresh_bid)
+    expect(notebook.page.locator(".kontext-ad-slot iframe")).to_have_count(1)
+    assert len(frame_requests(local_ad_server, fresh_bid)) == loads + 1
+
+
+def test_kernel_restart_empties_the_old_views_for_good(
+    reopened: Reopened, local_ad_server: Any
+) -> None:
+    notebook = reopened.notebook
+    fresh_bid = reopened.spec.log.marks("rendered")[-1]["bid_id"]
+    shown_ad(notebook, local_ad_server, fresh_bid)
+    before = len(local_ad_server.requests)
+    notebook.page.evaluate(_RESTART_KERNEL_JS)
+    slot = notebook.output_area(RENDER).locator(".kontext-ad-slot")
+    expect(slot).to_have_attribute("data-liveness", "gone", timeout=EXPECT_TIMEOUT_MS)
+    expect(notebook.page.locator("iframe")).to_have_count(0)
+    notebook._wait_ready()  # the new kernel is idle: nothing it says revives the old ad
+    expect(slot).to_have_attribute("data-liveness", "gone")
+    expect(notebook.page.locator("iframe")).to_have_count(0)
+    assert [r.path for r in local_ad_server.requests[before:]] == []
