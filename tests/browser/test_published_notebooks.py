@@ -37,6 +37,7 @@ from .published import (
     export_html,
     saved_widget_states,
 )
+from .timings import record_timing
 
 pytestmark = pytest.mark.browser
 
@@ -139,6 +140,21 @@ async () => {
 """
 
 
+# When the first ad slot, then the first ad frame, appear in the page (ms).
+_WATCH_HANDSHAKE_JS = """
+window.__kwHandshake = {};
+new MutationObserver(() => {
+  const at = performance.now();
+  if (!window.__kwHandshake.slot && document.querySelector('.kontext-ad-slot')) {
+    window.__kwHandshake.slot = at;
+  }
+  if (!window.__kwHandshake.frame && document.querySelector('.kontext-ad-slot iframe')) {
+    window.__kwHandshake.frame = at;
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
 @dataclass
 class Reopened:
     notebook: NotebookPage
@@ -232,11 +248,18 @@ def test_reload_with_the_kernel_alive_shows_the_ad_again(
     loads = len(frame_requests(local_ad_server, fresh_bid))
     # Saved first, or the reload would show the file's older outputs. The reloaded
     # page asks the Python Ad (the kernel is idle) and shows the same ad again.
-    reopened.notebook.page.evaluate("() => window.jupyterapp.shell.currentWidget.context.save()")
+    page = reopened.notebook.page
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.context.save()")
+    page.add_init_script(_WATCH_HANDSHAKE_JS)
     notebook = NotebookPage.open(reopened.notebook.page, jupyter_server, reopened.spec.name, "lab")
     shown_ad(notebook, local_ad_server, fresh_bid)
     expect(notebook.page.locator(".kontext-ad-slot iframe")).to_have_count(1)
     assert len(frame_requests(local_ad_server, fresh_bid)) == loads + 1
+    # What the hello -> live round trip cost this page (measured, not asserted).
+    waited = page.evaluate("window.__kwHandshake.frame - window.__kwHandshake.slot")
+    record_timing(
+        "reload: ad view rendered -> frame mounted (hello/live round trip)", waited / 1000
+    )
 
 
 def test_kernel_restart_empties_the_old_views_for_good(
