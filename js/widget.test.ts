@@ -181,6 +181,19 @@ describe("only under a live session", () => {
     expect(model.sentOfKind("hello")).toHaveLength(1);
   });
 
+  it("cannot be talked into loading by the page, a frame or the saved state", () => {
+    // Only Python's custom message over the model's comm counts, never a window
+    // message (any script or frame can post one) nor a trait (saved with the state).
+    const model = new FakeModel({ frame_context: { kind: "live" } }, "silent");
+    const view = renderView(model);
+    for (const data of [{ kind: "live" }, { type: "live" }, { type: "live-iframe", data: {} }]) {
+      dispatchFromFrame(window, data);
+      dispatchFromFrame(null, data);
+    }
+    expect(view.el.querySelector("iframe")).toBeNull();
+    expect(model.sentOfKind("hello")).toHaveLength(1);
+  });
+
   it("mounts the frame when Python answers, however late", () => {
     const model = new FakeModel({}, "silent");
     const first = renderView(model);

@@ -277,3 +277,64 @@ def test_kernel_restart_empties_the_old_views_for_good(
     expect(slot).to_have_attribute("data-liveness", "gone")
     expect(notebook.page.locator("iframe")).to_have_count(0)
     assert [r.path for r in local_ad_server.requests[before:]] == []
+
+
+# -- the live path keeps its speed: no round trip while a cell runs --------------------
+
+_RENDER_AND_HOLD_CELL = """
+import os
+import time
+mark("assistant-added", message_id="a1")
+session.add_message(kw.Message(id="a1", role="assistant", content="Waterproof leather boots."))
+ad = session.render("a1")
+mark("rendered", bid_id=ad.bid_id, iframe_url=ad.iframe_url)
+# The cell goes on (a chat loop, a long model call) until the test lets it end.
+deadline = time.time() + 30
+while not os.path.exists({flag!r}) and time.time() < deadline:
+    time.sleep(0.05)
+mark("cell-done")
+"""
+
+_START_CELL_JS = """
+(index) => {
+  const app = window.jupyterapp;
+  const notebook = app.shell.currentWidget.content;
+  notebook.deselectAll();
+  notebook.activeCellIndex = index;
+  void app.commands.execute('notebook:run-cell');
+}
+"""
+
+
+def test_ad_shows_while_its_cell_is_still_running(
+    notebook_spec: NotebookSpec, open_notebook: Any, ad_server: Any, tmp_path: Path
+) -> None:
+    # A page cannot ask a busy kernel (comm messages wait for the cell), so the Ad
+    # announces itself when created: the page knows before the cell ends.
+    flag = tmp_path / "let-the-cell-end"
+    write_notebook(
+        notebook_spec.path,
+        [
+            session_cell(
+                ad_server_url=ad_server.url,
+                log_path=notebook_spec.log.path,
+                conversation_id="conv-busy-cell",
+            ),
+            user_message_cell("u1", "Which boots for a rainy hike?"),
+            _RENDER_AND_HOLD_CELL.format(flag=str(flag)),
+        ],
+    )
+    notebook = open_notebook(notebook_spec.name, "lab")
+    notebook.run_cells([SESSION, USER])
+    notebook.page.evaluate(_START_CELL_JS, RENDER)
+    bid_id = notebook_spec.log.wait_for(
+        lambda r: r["kind"] == "mark" and r["name"] == "rendered", what="the rendered mark"
+    )["bid_id"]
+    try:
+        shown_ad(notebook, ad_server, bid_id)
+        assert notebook_spec.log.marks("cell-done") == [], "the cell ended before the check"
+    finally:
+        flag.touch()
+    notebook_spec.log.wait_for(
+        lambda r: r["kind"] == "mark" and r["name"] == "cell-done", what="the end of the cell"
+    )
