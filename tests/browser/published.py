@@ -130,7 +130,17 @@ def _strip_version(path: str) -> str:
 class StaticSite:
     """A loopback web server publishing one exported notebook page (a docs site, offline)."""
 
+    # What the page loads from node_modules (dev dependencies in package.json).
+    REQUIRED = (
+        "requirejs/require.js",
+        "@jupyter-widgets/html-manager/dist/embed-amd.js",
+        "anywidget/dist/index.js",
+    )
+
     def __init__(self) -> None:
+        missing = [name for name in self.REQUIRED if not (NODE_MODULES / name).is_file()]
+        if missing:
+            raise RuntimeError(f"node_modules lacks {missing}: run `npm install` first")
         self.html = ""
         self.requests: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, site=self))
