@@ -1,7 +1,7 @@
 /** Test doubles shared by the js/*.test.ts files; never bundled. */
 
 import type { AnyModel } from "@anywidget/types";
-import type { AdTraits, JsonObject } from "./protocol";
+import { isJsonObject, type AdTraits, type JsonObject } from "./protocol";
 
 export const SERVER_ORIGIN = "http://127.0.0.1:8123";
 export const IFRAME_URL = `${SERVER_ORIGIN}/api/frame/bid-1?code=inlineAd&messageId=m1&sdk=sdk-js`;
@@ -19,6 +19,14 @@ export const FRAME_CONTEXT: JsonObject = {
 type Handler = (...args: any[]) => void;
 
 /**
+ * Where the model's comm leads: `live`, a kernel whose Python `Ad` answers the
+ * front end's `hello` at once (as when the kernel is idle); `silent`, nothing
+ * answers (a model restored from saved widget state: static HTML export,
+ * notebook reopened before its kernel runs, or a busy kernel).
+ */
+export type FakeKernel = "live" | "silent";
+
+/**
  * The part of a Backbone/ipywidgets model that anywidget exposes: traits with
  * `change:<name>` events, custom messages both ways, and `model.send` recorded.
  */
@@ -29,8 +37,13 @@ export class FakeModel implements AnyModel<AdTraits> {
   };
   private readonly traits: AdTraits;
   private readonly handlers = new Map<string, Set<Handler>>();
+  /** Listeners added through `initializeProxy()` (anywidget's per-model `initialize`). */
+  private readonly modelHandlers = new Map<string, Set<Handler>>();
 
-  constructor(traits: Partial<AdTraits> = {}) {
+  constructor(
+    traits: Partial<AdTraits> = {},
+    private readonly kernel: FakeKernel = "live",
+  ) {
     this.traits = {
       iframe_url: IFRAME_URL,
       server_origin: SERVER_ORIGIN,
@@ -57,20 +70,28 @@ export class FakeModel implements AnyModel<AdTraits> {
   }
 
   on(eventName: string, callback: Handler): void {
-    let handlers = this.handlers.get(eventName);
-    if (handlers === undefined) {
-      handlers = new Set();
-      this.handlers.set(eventName, handlers);
-    }
-    handlers.add(callback);
+    addHandler(this.handlers, eventName, callback);
   }
 
   off(eventName?: string | null, callback?: Handler | null): void {
-    for (const [name, handlers] of this.handlers) {
-      if (eventName && name !== eventName) continue;
-      if (callback) handlers.delete(callback);
-      else handlers.clear();
-    }
+    removeHandlers(this.handlers, eventName, callback);
+  }
+
+  /**
+   * The model as anywidget hands it to `initialize`: a proxy of its own, whose
+   * listeners live as long as the model (they are not counted by `listenerCount`).
+   */
+  initializeProxy(): AnyModel<AdTraits> {
+    return {
+      get: this.get.bind(this),
+      set: this.set.bind(this),
+      save_changes: this.save_changes.bind(this),
+      send: this.send.bind(this),
+      on: (eventName: string, callback: Handler) => addHandler(this.modelHandlers, eventName, callback),
+      off: (eventName?: string | null, callback?: Handler | null) =>
+        removeHandlers(this.modelHandlers, eventName, callback),
+      widget_manager: this.widget_manager,
+    };
   }
 
   save_changes(): void {
@@ -79,6 +100,14 @@ export class FakeModel implements AnyModel<AdTraits> {
 
   send(content: unknown): void {
     this.sent.push(content as JsonObject);
+    if (this.kernel === "live" && isJsonObject(content) && content.kind === "hello") {
+      this.sendFromPython({ kind: "live" });
+    }
+  }
+
+  /** What ipywidgets does to every model when the kernel restarts: the comm is dead. */
+  disconnect(): void {
+    this.emit("comm_live_update");
   }
 
   /** A `widget.send(...)` from Python. */
@@ -86,6 +115,7 @@ export class FakeModel implements AnyModel<AdTraits> {
     this.emit("msg:custom", content, []);
   }
 
+  /** Listeners the views added (what must be gone once they are). */
   listenerCount(): number {
     let count = 0;
     for (const handlers of this.handlers.values()) count += handlers.size;
@@ -97,7 +127,8 @@ export class FakeModel implements AnyModel<AdTraits> {
   }
 
   private emit(eventName: string, ...args: unknown[]): void {
-    for (const handler of [...(this.handlers.get(eventName) ?? [])]) handler(...args);
+    const handlers = [...(this.modelHandlers.get(eventName) ?? []), ...(this.handlers.get(eventName) ?? [])];
+    for (const handler of handlers) handler(...args);
   }
 }
 
@@ -112,4 +143,25 @@ export function frameEvent(
 
 export function dispatchFromFrame(source: Window | null, data: unknown, origin?: string): void {
   window.dispatchEvent(frameEvent(source, data, origin));
+}
+
+function addHandler(map: Map<string, Set<Handler>>, eventName: string, callback: Handler): void {
+  let handlers = map.get(eventName);
+  if (handlers === undefined) {
+    handlers = new Set();
+    map.set(eventName, handlers);
+  }
+  handlers.add(callback);
+}
+
+function removeHandlers(
+  map: Map<string, Set<Handler>>,
+  eventName?: string | null,
+  callback?: Handler | null,
+): void {
+  for (const [name, handlers] of map) {
+    if (eventName && name !== eventName) continue;
+    if (callback) handlers.delete(callback);
+    else handlers.clear();
+  }
 }

@@ -8,6 +8,7 @@
 import type { AnyModel } from "@anywidget/types";
 import { handleClick, openInNewTab } from "./click";
 import { applyFrameAttributes } from "./frame";
+import type { Liveness } from "./liveness";
 import { ModalOverlay, modalTimeoutMs, modalUrlWithParams } from "./modal";
 import type { Claimant, OwnershipRegistry } from "./ownership";
 import {
@@ -57,9 +58,11 @@ export class AdView implements Claimant {
     private readonly model: AdModel,
     el: HTMLElement,
     private readonly registry: OwnershipRegistry,
+    private readonly liveness: Liveness,
   ) {
     this.slot = document.createElement("div");
     this.slot.className = "kontext-ad-slot";
+    this.slot.dataset.liveness = liveness.state;
     this.slot.style.display = "none";
     el.append(this.slot);
   }
@@ -81,6 +84,9 @@ export class AdView implements Claimant {
     this.model.on("change:iframe_url", this.syncOwnership);
     this.model.on("change:destroyed", this.syncOwnership);
     this.model.on("msg:custom", this.onCustomMessage);
+    // No frame without a live session (docs/protocol.md §11): see liveness.ts.
+    this.liveness.attach(this.model, signal);
+    this.liveness.subscribe(this.onLivenessChange, signal);
     this.syncOwnership();
   }
 
@@ -110,11 +116,17 @@ export class AdView implements Claimant {
     this.unmountFrame();
   }
 
-  /** `iframe_url` while the ad lives, "" when there is nothing to show. */
+  /** `iframe_url` while the ad lives under a live session, "" when there is nothing to show. */
   private wantedKey(): string {
     if (this.lifetime.signal.aborted || this.model.get("destroyed")) return "";
+    if (!this.liveness.live) return "";
     return this.model.get("iframe_url") || "";
   }
+
+  private readonly onLivenessChange = (): void => {
+    this.slot.dataset.liveness = this.liveness.state;
+    this.syncOwnership();
+  };
 
   private readonly syncOwnership = (): void => {
     if (this.model.get("destroyed")) {

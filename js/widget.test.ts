@@ -1,4 +1,4 @@
-import type { RenderProps } from "@anywidget/types";
+import type { InitializeProps, RenderProps } from "@anywidget/types";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FACTS_SENT_KEY } from "./facts";
 import type { AdTraits } from "./protocol";
@@ -11,7 +11,12 @@ import {
   SERVER_ORIGIN,
 } from "./test-support";
 import { DIMENSIONS_INTERVAL_MS } from "./view";
-import widget from "./widget";
+import type widgetModule from "./widget";
+
+// A fresh module per test: anywidget evaluates the bundle once per model, so its
+// module state (the ownership registry, the model's liveness) starts empty.
+let widget: typeof widgetModule;
+const initialized = new WeakSet<FakeModel>();
 
 interface RenderedView {
   el: HTMLElement;
@@ -21,7 +26,10 @@ interface RenderedView {
 
 const rendered: RenderedView[] = [];
 
-function renderView(model: FakeModel, options: { withSignal?: boolean } = {}): RenderedView {
+function renderView(
+  model: FakeModel,
+  options: { withSignal?: boolean; initialize?: boolean } = {},
+): RenderedView {
   const el = document.createElement("div");
   document.body.append(el);
   const controller = new AbortController();
@@ -30,6 +38,14 @@ function renderView(model: FakeModel, options: { withSignal?: boolean } = {}): R
     el,
     ...(options.withSignal === false ? {} : { signal: controller.signal }),
   } as unknown as RenderProps<AdTraits>;
+  if (options.initialize !== false && !initialized.has(model)) {
+    // What anywidget does once per model, before its first view.
+    initialized.add(model);
+    widget.initialize({
+      model: model.initializeProxy(),
+      signal: new AbortController().signal,
+    } as unknown as InitializeProps<AdTraits>);
+  }
   const cleanup = widget.render(props);
   const view = { el, cleanup, controller };
   rendered.push(view);
@@ -74,8 +90,10 @@ function postSpy(frame: HTMLIFrameElement) {
   return vi.spyOn(windowOf(frame), "postMessage").mockImplementation(() => undefined);
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   delete (globalThis as Record<symbol, unknown>)[FACTS_SENT_KEY];
+  vi.resetModules();
+  widget = (await import("./widget")).default;
 });
 
 afterEach(() => {
@@ -142,6 +160,89 @@ describe("rendering", () => {
     const view = renderView(model);
     expect(view.el.querySelector("iframe")).toBeNull();
     expect(model.listenerCount()).toBe(0);
+  });
+});
+
+describe("only under a live session", () => {
+  function slotOf(view: RenderedView): HTMLElement {
+    const slot = view.el.querySelector<HTMLElement>(".kontext-ad-slot");
+    if (slot === null) throw new Error("view has no slot");
+    return slot;
+  }
+
+  it("loads nothing from saved state that no kernel answers for", () => {
+    // A static HTML export, or a notebook reopened before its kernel runs.
+    const model = new FakeModel({}, "silent");
+    const view = renderView(model);
+    expect(view.el.querySelector("iframe")).toBeNull();
+    expect(modalFrame()).toBeNull();
+    expect(slotOf(view).style.display).toBe("none");
+    expect(slotOf(view).dataset.liveness).toBe("waiting");
+    expect(model.sentOfKind("hello")).toHaveLength(1);
+  });
+
+  it("cannot be talked into loading by the page, a frame or the saved state", () => {
+    // Only Python's custom message over the model's comm counts, never a window
+    // message (any script or frame can post one) nor a trait (saved with the state).
+    const model = new FakeModel({ frame_context: { kind: "live" } }, "silent");
+    const view = renderView(model);
+    for (const data of [{ kind: "live" }, { type: "live" }, { type: "live-iframe", data: {} }]) {
+      dispatchFromFrame(window, data);
+      dispatchFromFrame(null, data);
+    }
+    expect(view.el.querySelector("iframe")).toBeNull();
+    expect(model.sentOfKind("hello")).toHaveLength(1);
+  });
+
+  it("mounts the frame when Python answers, however late", () => {
+    const model = new FakeModel({}, "silent");
+    const first = renderView(model);
+    const second = renderView(model);
+    model.sendFromPython({ kind: "live" });
+    expect(frameOf(first).src).toBe(IFRAME_URL);
+    expect(second.el.querySelector("iframe")).toBeNull(); // still one frame per ad
+    expect(slotOf(first).dataset.liveness).toBe("live");
+    expect(model.sentOfKind("hello")).toHaveLength(1); // once per model, not per view
+  });
+
+  it("shows at once when Python announced itself before the first view", () => {
+    // Python sends `live` when the Ad is created, while the cell may still run.
+    const model = new FakeModel({}, "silent");
+    widget.initialize({
+      model: model.initializeProxy(),
+      signal: new AbortController().signal,
+    } as unknown as InitializeProps<AdTraits>);
+    initialized.add(model);
+    model.sendFromPython({ kind: "live" });
+    const view = renderView(model);
+    expect(frameOf(view).src).toBe(IFRAME_URL);
+  });
+
+  it("asks from the view on hosts that do not call initialize", () => {
+    const model = new FakeModel();
+    const view = renderView(model, { initialize: false });
+    expect(model.sentOfKind("hello")).toHaveLength(1);
+    expect(frameOf(view).src).toBe(IFRAME_URL);
+  });
+
+  it("removes the frame, modal and heartbeat of every view on a kernel restart, for good", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const first = renderView(model);
+    const second = renderView(model);
+    fromInline(first, "open-component-iframe");
+    expect(modalFrame()).not.toBeNull();
+    model.disconnect();
+    expect(first.el.querySelector("iframe")).toBeNull();
+    expect(second.el.querySelector("iframe")).toBeNull();
+    expect(modalFrame()).toBeNull();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(slotOf(first).dataset.liveness).toBe("gone");
+    // Nothing brings it back: not a new view, not a stray answer, not a new bid.
+    model.sendFromPython({ kind: "live" });
+    model.set("iframe_url", `${IFRAME_URL}&again=1`);
+    const third = renderView(model);
+    for (const view of [first, second, third]) expect(view.el.querySelector("iframe")).toBeNull();
   });
 });
 

@@ -3,14 +3,25 @@
  * `kontext_widget/static/widget.js` (see js/README.md for the contract).
  */
 
-import type { RenderProps } from "@anywidget/types";
+import type { InitializeProps, RenderProps } from "@anywidget/types";
 import { claimBrowserFactsReport, collectBrowserFacts } from "./facts";
+import { Liveness } from "./liveness";
 import { OwnershipRegistry } from "./ownership";
 import type { AdTraits } from "./protocol";
 import { AdView } from "./view";
 
 /** Shared by every view this module instance renders (one bid, one iframe). */
 const registry = new OwnershipRegistry();
+/** anywidget evaluates the bundle once per model: this is the model's liveness. */
+const liveness = new Liveness();
+
+/**
+ * Once per model, before any view: listen for Python's `live` and ask for it, so
+ * the answer is usually in before the first view needs it.
+ */
+function initialize({ model, signal }: InitializeProps<AdTraits>): void {
+  liveness.attach(model, signal);
+}
 
 /**
  * anywidget 0.11 passes a per-view `signal` and also calls the returned cleanup
@@ -20,9 +31,9 @@ function render({ model, el, signal }: RenderProps<AdTraits>): () => void {
   if (claimBrowserFactsReport()) {
     model.send({ kind: "browser-facts", facts: collectBrowserFacts() });
   }
-  const view = new AdView(model, el, registry);
+  const view = new AdView(model, el, registry, liveness);
   view.start(signal as AbortSignal | undefined);
   return () => view.dispose();
 }
 
-export default { render };
+export default { initialize, render };

@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Ad"]
 
+# docs/protocol.md §11: the front end loads an ad frame only after this Ad said
+# it is alive, over its own comm. Custom messages are never saved with widget
+# state, so a published notebook or one reopened without its kernel never hears it.
+_LIVE = {"kind": "live"}
+
 logger = logging.getLogger("kontext_widget")
 
 _BUNDLE = Path(__file__).parent / "static" / "widget.js"
@@ -74,6 +79,9 @@ class Ad(anywidget.AnyWidget):
         self._mounted = False
         self._lock = threading.Lock()
         self.on_msg(self._on_front_end_message)
+        # Pages that see the widget created know at once, even while the cell runs
+        # (comm messages from the front end wait for the running cell to end).
+        self.send(_LIVE)
 
     def __repr__(self) -> str:
         # Stable across runs (no ids, no addresses): notebooks are compared by nbval.
@@ -149,7 +157,9 @@ class Ad(anywidget.AnyWidget):
         if self.destroyed or not isinstance(content, dict):
             return
         kind = content.get("kind")
-        if kind == "frame-message":
+        if kind == "hello":  # a page that did not see the widget created (reload, other tab)
+            self.send(_LIVE)
+        elif kind == "frame-message":
             source = "modal" if content.get("source") == "modal" else "inline"
             self._apply(self._protocol.handle(content.get("message"), source))
         elif kind == "modal-timeout":

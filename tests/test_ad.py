@@ -172,3 +172,29 @@ def test_ad_cannot_be_constructed_with_unknown_arguments(
     session, _, _ = filled
     with pytest.raises(TypeError, match="create_ad"):
         kw.Ad(session, "a1", "inlineAd", None, colour="red")
+
+
+def test_announces_itself_when_created_and_answers_hello(
+    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/protocol.md §11: the front end loads no frame before it heard "live".
+    session, _, _ = filled
+    sent: list[tuple[kw.Ad, object]] = []
+    monkeypatch.setattr(
+        kw.Ad, "send", lambda self, content, buffers=None: sent.append((self, content))
+    )
+    ad = session.create_ad("a1", code="inlineAd", theme="dark")
+    assert sent == [(ad, {"kind": "live"})]
+    front_end(ad, {"kind": "hello"})
+    assert sent == [(ad, {"kind": "live"})] * 2
+
+
+def test_a_destroyed_ad_does_not_answer_hello(
+    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, ad, _ = filled
+    sent: list[object] = []
+    monkeypatch.setattr(kw.Ad, "send", lambda self, content, buffers=None: sent.append(content))
+    ad.destroy()
+    front_end(ad, {"kind": "hello"})
+    assert sent == []

@@ -92,6 +92,8 @@ class JupyterServer:
             KONTEXT_WIDGET_CONFIG_DIR=str(base / "kontext-config"),
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
             JUPYTER_PATH=os.pathsep.join(filter(None, [str(data_dir), env.get("JUPYTER_PATH")])),
+            # Private notebook signatures too (see ``trust``).
+            JUPYTER_DATA_DIR=str(data_dir),
             JUPYTER_CONFIG_DIR=str(base / "config"),
             JUPYTER_RUNTIME_DIR=str(base / "runtime"),
             IPYTHONDIR=str(base / "ipython"),
@@ -157,6 +159,14 @@ class JupyterServer:
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()
         return json.loads(body) if body else None
+
+    def trust(self, path: Path) -> None:
+        """Sign ``path`` as this server does on save: its outputs (widgets) render on open."""
+        import nbformat
+        from nbformat.sign import NotebookNotary
+
+        notebook = nbformat.read(path, as_version=4)
+        NotebookNotary(data_dir=str(self.root_dir.parent / "jupyter-data")).sign(notebook)
 
     def shutdown_kernels_of(self, notebook_path: str) -> None:
         """Delete the sessions (and so the kernels) of one notebook: 2 cores go a short way."""
