@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ._ad import Ad
     from ._session import Session
 
-__all__ = ["ChatTurn", "Reply", "chat_turn"]
+__all__ = ["ChatTurn", "Reply", "chat_bubble_html", "chat_bundle", "chat_turn"]
 
 ReplyText = str | Iterable[str]
 Reply = ReplyText | Callable[[tuple[Message, ...]], ReplyText]
@@ -61,16 +61,59 @@ def _in_ipython() -> bool:
     return bool(InteractiveShell.initialized())
 
 
-def _bundle(role: str, content: str) -> dict[str, str]:
-    label = "You" if role == "user" else "Assistant"
-    # Outputs of a live kernel are trusted, so raw HTML in Markdown would run: a
-    # model's reply (or a prompt-injected one) must never become markup.
-    markdown = html.escape(content, quote=False)
-    return {"text/plain": f"{role}: {content}", "text/markdown": f"**{label}**\n\n{markdown}"}
+# Chat bubbles are HTML built here from escaped text only. Markdown is never used:
+# a model's reply (think prompt injection) could otherwise load a remote image
+# (``![](https://...)``) or render a ``javascript:`` link, and outputs of a live
+# kernel are trusted, so raw HTML would run. No attribute value is ever derived
+# from the text. ``mathjax_ignore`` keeps JupyterLab's MathJax off the text
+# (``$\href{...}{x}$`` would otherwise become a link). Colours are JupyterLab's
+# theme variables with light fallbacks (Notebook 7, VS Code, nbconvert pages).
+_ROW_STYLE = {
+    "user": "display:flex;justify-content:flex-end;margin:6px 0;",
+    "assistant": "display:flex;justify-content:flex-start;margin:6px 0;",
+}
+_BUBBLE_STYLE = {
+    "user": (
+        "max-width:80%;padding:8px 12px;border-radius:14px 14px 4px 14px;"
+        "background:var(--jp-brand-color1,#1976d2);color:#fff;"
+    ),
+    "assistant": (
+        "max-width:80%;padding:8px 12px;border-radius:14px 14px 14px 4px;"
+        "background:var(--jp-layout-color2,#eeeeee);color:var(--jp-content-font-color1,#1f1f1f);"
+        "border:1px solid var(--jp-border-color2,#e0e0e0);"
+    ),
+}
+_LABEL_STYLE = "font-size:11px;font-weight:600;opacity:0.75;margin-bottom:2px;"
+_TEXT_STYLE = "white-space:pre-wrap;overflow-wrap:anywhere;"
+_FONT_STYLE = (
+    "font-family:var(--jp-content-font-family,system-ui,-apple-system,'Segoe UI',sans-serif);"
+    "font-size:var(--jp-content-font-size1,14px);line-height:1.5;"
+)
+_LABELS = {"user": "You", "assistant": "Assistant"}
+
+
+def chat_bubble_html(role: str, content: str) -> str:
+    """One chat message as an HTML bubble; ``content`` is escaped, never interpreted."""
+    if role not in _LABELS:
+        raise ValueError(f"role must be 'user' or 'assistant', got {role!r}")
+    text = html.escape(content, quote=True)
+    return (
+        f'<div class="kw-chat kw-chat-{role} mathjax_ignore tex2jax_ignore" '
+        f'style="{_ROW_STYLE[role]}{_FONT_STYLE}">'
+        f'<div class="kw-chat-bubble" style="{_BUBBLE_STYLE[role]}">'
+        f'<div class="kw-chat-label" style="{_LABEL_STYLE}">{_LABELS[role]}</div>'
+        f'<div class="kw-chat-text" style="{_TEXT_STYLE}">{text}</div>'
+        "</div></div>"
+    )
+
+
+def chat_bundle(role: str, content: str) -> dict[str, str]:
+    """The display bundle of one chat message: an HTML bubble and a plain-text line."""
+    return {"text/plain": f"{role}: {content}", "text/html": chat_bubble_html(role, content)}
 
 
 def _show(role: str, content: str) -> None:
-    bundle = _bundle(role, content)
+    bundle = chat_bundle(role, content)
     if _in_ipython():
         ipython_display(bundle, raw=True)  # type: ignore[no-untyped-call]
     else:
@@ -140,7 +183,7 @@ def _collect(stream: Iterable[str], shown: bool) -> str:
     handle = ipython_display(_EMPTY, raw=True, display_id=True)  # type: ignore[no-untyped-call]
     for chunk in _chunks(stream):
         parts.append(chunk)
-        handle.update(_bundle("assistant", "".join(parts) + _CURSOR), raw=True)
+        handle.update(chat_bundle("assistant", "".join(parts) + _CURSOR), raw=True)
     handle.update(_EMPTY, raw=True)
     return "".join(parts)
 

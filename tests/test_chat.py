@@ -131,12 +131,12 @@ def test_stream_display_ends_where_it_started(
     monkeypatch.setattr(kw.Ad, "mount", lambda ad: ad)
     session.chat_turn("Shoes?", iter(["The ", "Stride."]))
     assert shown == [
-        ("display", _chat._bundle("user", "Shoes?")),
+        ("display", _chat.chat_bundle("user", "Shoes?")),
         ("display", {"text/plain": ""}),
-        ("update", _chat._bundle("assistant", "The " + _chat._CURSOR)),
-        ("update", _chat._bundle("assistant", "The Stride." + _chat._CURSOR)),
+        ("update", _chat.chat_bundle("assistant", "The " + _chat._CURSOR)),
+        ("update", _chat.chat_bundle("assistant", "The Stride." + _chat._CURSOR)),
         ("update", {"text/plain": ""}),
-        ("display", _chat._bundle("assistant", "The Stride.")),
+        ("display", _chat.chat_bundle("assistant", "The Stride.")),
     ]
 
 
@@ -197,10 +197,24 @@ def test_destroyed_session_raises(session: kw.Session) -> None:
 
 
 def test_conversation_text_is_never_markup() -> None:
-    from kontext_widget._chat import _bundle
-
-    bundle = _bundle("assistant", '<img src=x onerror="alert(1)"> & <script>x</script>')
-    assert "<img" not in bundle["text/markdown"]
-    assert "<script>" not in bundle["text/markdown"]
-    assert "&lt;img" in bundle["text/markdown"]
+    bundle = _chat.chat_bundle("assistant", '<img src=x onerror="alert(1)"> & <script>x</script>')
+    assert set(bundle) == {"text/plain", "text/html"}  # no Markdown: it would be interpreted
+    assert "<img" not in bundle["text/html"]
+    assert "<script>" not in bundle["text/html"]
+    assert (
+        "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &lt;script&gt;" in bundle["text/html"]
+    )
     assert bundle["text/plain"].startswith("assistant: <img")
+
+
+def test_bubbles_tell_the_speakers_apart_and_follow_the_theme() -> None:
+    user = _chat.chat_bubble_html("user", "hi")
+    assistant = _chat.chat_bubble_html("assistant", "hello")
+    assert "kw-chat-user" in user and ">You<" in user
+    assert "kw-chat-assistant" in assistant and ">Assistant<" in assistant
+    assert "justify-content:flex-end" in user and "justify-content:flex-start" in assistant
+    # JupyterLab's theme variables (light and dark), with fallbacks elsewhere.
+    assert "var(--jp-layout-color2," in assistant and "var(--jp-content-font-color1," in assistant
+    assert "mathjax_ignore" in user and "mathjax_ignore" in assistant
+    with pytest.raises(ValueError, match="role must be 'user' or 'assistant'"):
+        _chat.chat_bubble_html("system", "x")
