@@ -75,7 +75,7 @@ _ROW_STYLE = {
 _BUBBLE_STYLE = {
     "user": (
         "max-width:80%;padding:8px 12px;border-radius:14px 14px 4px 14px;"
-        "background:var(--jp-brand-color1,#1976d2);color:#fff;"
+        "background:var(--jp-brand-color0,#1565c0);color:#fff;"
     ),
     "assistant": (
         "max-width:80%;padding:8px 12px;border-radius:14px 14px 14px 4px;"
