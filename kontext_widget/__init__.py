@@ -17,6 +17,7 @@ from ._events import (
 )
 from ._exceptions import KontextError, SessionDestroyedError
 from ._local_server import LocalAdServer
+from ._metrics import PlacementMetrics, SessionMetrics
 from ._session import Session, create_session
 from ._types import Character, Message, Regulatory
 from ._version import __version__
@@ -33,12 +34,14 @@ __all__ = [
     "LocalAdServer",
     "Message",
     "NoFill",
+    "PlacementMetrics",
     "Regulatory",
     "RenderCompleted",
     "RenderStarted",
     "RewardGranted",
     "Session",
     "SessionDestroyedError",
+    "SessionMetrics",
     "VideoCompleted",
     "VideoStarted",
     "Viewed",

@@ -181,7 +181,9 @@ class Ad(anywidget.AnyWidget):
         if outcome.visible is not None:
             self.set_trait("visible", outcome.visible)
         for event in outcome.events:
-            self._session._emit(event)
+            self._session._emit(
+                event, code=self.code, message_id=self.message_id, bid_id=self.bid_id
+            )
         # A creative can send malformed messages as fast as it likes: rate-limited per ad.
         if outcome.report is not None and self._protocol.reports.take():
             self._session._report_error(

@@ -50,6 +50,7 @@ from ._events import (
 )
 from ._exceptions import SessionDestroyedError
 from ._install_id import install_id
+from ._metrics import MetricsCounter, SessionMetrics, event_record
 from ._types import Character, Message, Regulatory
 from ._wire import (
     Bid,
@@ -86,6 +87,17 @@ class _Preload:
     track_only: bool
     bids: tuple[Bid, ...] = ()
     assigned_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Logged:
+    """An event of the history with what the session knew when it was emitted."""
+
+    event: AdEvent
+    time: float  # time.time()
+    code: str | None  # None: a preload's no-fill or error, for every code
+    message_id: str | None
+    bid_id: str | None
 
 
 def _require_text(name: str, value: object) -> str:
@@ -183,7 +195,11 @@ class Session:
         self._lock = threading.Lock()
         self._delivery = Delivery()
         self._messages: deque[Message] = deque(maxlen=MAX_MESSAGES)
-        self._events: deque[AdEvent] = deque(maxlen=MAX_EVENT_HISTORY)
+        self._history: deque[_Logged] = deque(maxlen=MAX_EVENT_HISTORY)
+        self._metrics = MetricsCounter(self._codes)
+        # Which message each assigned bid went to, so that the ad.filled emitted
+        # before its message existed gets one in records and the event log.
+        self._bid_messages: dict[str, str] = {}
         self._session_id: str | None = None
         self._disabled = False
         self._destroyed = False
@@ -205,6 +221,8 @@ class Session:
         self._counted_once: dict[tuple[str, str], None] = {}
         # In-package observers of events (e.g. the event log widget), after on_event.
         self._listeners: list[EventCallback] = []
+        # In-package observers of bid assignments (the event log fills in message ids).
+        self._assignment_listeners: list[Callable[[], None]] = []
 
         self._debug("Session: created", {"conversationId": self._conversation_id})
         self._delivery.begin()
@@ -257,7 +275,53 @@ class Session:
     def events(self) -> list[AdEvent]:
         """Every event this session emitted, oldest first (the newest 1,000)."""
         with self._lock:
-            return list(self._events)
+            return [logged.event for logged in self._history]
+
+    def metrics(self) -> SessionMetrics:
+        """Counts and rates per placement code and overall, over the whole session.
+
+        See ``PlacementMetrics`` for what each figure counts. After
+        ``wait_idle()`` the figures are final, so they print the same on every run.
+        """
+        return self._metrics.snapshot()
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The event history (newest 1,000) as plain dicts, oldest first.
+
+        Keys: ``time`` (timezone-aware UTC ``datetime`` of emission), ``name``,
+        ``message_id``, ``code`` and ``bid_id`` (``None`` where an event has none:
+        a preload's no-fill or error is for every code and no message), and
+        ``payload`` (the event's ``payload`` dict). ``pandas.DataFrame(records)``
+        and ``polars.DataFrame(records)`` take it as is; neither is a dependency.
+        """
+        with self._lock:
+            return [
+                event_record(
+                    logged.event,
+                    logged.time,
+                    logged.code,
+                    logged.message_id or self._bid_messages.get(logged.bid_id or ""),
+                    logged.bid_id,
+                )
+                for logged in self._history
+            ]
+
+    def _logged_events(self) -> list[_Logged]:
+        """The history with message ids resolved (for the event log)."""
+        with self._lock:
+            return [self._resolved_locked(logged) for logged in self._history]
+
+    def _resolved_locked(self, logged: _Logged) -> _Logged:
+        if logged.message_id is not None or logged.bid_id is None:
+            return logged
+        message_id = self._bid_messages.get(logged.bid_id)
+        if message_id is None:
+            return logged
+        return _Logged(logged.event, logged.time, logged.code, message_id, logged.bid_id)
+
+    def _message_of_bid(self, bid_id: str) -> str | None:
+        with self._lock:
+            return self._bid_messages.get(bid_id)
 
     @property
     def ad_server_url(self) -> str:
@@ -533,6 +597,8 @@ class Session:
         with self._lock:
             if self._destroyed or self._active is not preload:
                 return  # superseded or destroyed: dropped silently (section 3.1 #7)
+            if not preload.track_only:
+                self._metrics.preload()
             if isinstance(outcome, PreloadFilled):
                 self._session_id = outcome.session_id
                 if preload.track_only:
@@ -541,7 +607,9 @@ class Session:
                     preload.bids = outcome.bids
                     for bid in outcome.bids:
                         self._emit_locked(
-                            Filled(bid_id=bid.bid_id, code=bid.code, revenue=bid.revenue)
+                            Filled(bid_id=bid.bid_id, code=bid.code, revenue=bid.revenue),
+                            code=bid.code,
+                            bid_id=bid.bid_id,
                         )
                     self._assign_locked()
             elif isinstance(outcome, PreloadNoFill):
@@ -571,6 +639,14 @@ class Session:
             return
         preload.assigned_to = message_id
         self._assignments[message_id] = preload
+        for bid in preload.bids:
+            self._bid_messages[bid.bid_id] = message_id
+        if len(self._bid_messages) > MAX_EVENT_HISTORY:
+            # Oldest first (insertion order): their events have left the history too.
+            for stale in list(self._bid_messages)[: len(self._bid_messages) - MAX_EVENT_HISTORY]:
+                del self._bid_messages[stale]
+        for notify in self._assignment_listeners:
+            self._delivery.post(partial(self._guarded, notify))
         if len(self._assignments) > 2 * MAX_MESSAGES:
             self._prune_assignments_locked()
         ads = [ad for key, ad in self._ads.items() if key[0] == message_id]
@@ -621,11 +697,19 @@ class Session:
             )
 
     # -- internals: events, debug, errors ------------------------------------------------
-    def _emit(self, event: AdEvent) -> None:
+    def _emit(
+        self,
+        event: AdEvent,
+        *,
+        code: str | None = None,
+        message_id: str | None = None,
+        bid_id: str | None = None,
+    ) -> None:
         """An ad's event; a bid's second view, video start/end or reward is dropped.
 
         A creative that repeats them would otherwise count revenue, or grant a reward,
-        several times for one bid (docs/protocol.md §13).
+        several times for one bid (docs/protocol.md §13). The ad passes its own code,
+        message and bid (not the creative's) for the history and the metrics.
         """
         with self._lock:
             if isinstance(event, _ONCE_PER_BID):
@@ -635,10 +719,18 @@ class Session:
                 self._counted_once[key] = None
                 if len(self._counted_once) > MAX_EVENT_HISTORY:
                     del self._counted_once[next(iter(self._counted_once))]
-            self._emit_locked(event)
+            self._emit_locked(event, code=code, message_id=message_id, bid_id=bid_id)
 
-    def _emit_locked(self, event: AdEvent) -> None:
-        self._events.append(event)
+    def _emit_locked(
+        self,
+        event: AdEvent,
+        *,
+        code: str | None = None,
+        message_id: str | None = None,
+        bid_id: str | None = None,
+    ) -> None:
+        self._history.append(_Logged(event, time.time(), code, message_id, bid_id))
+        self._metrics.event(event, code)
         for callback in (self._on_event, *self._listeners):
             if callback is not None:
                 self._delivery.post(partial(self._guarded, callback, event))
@@ -647,6 +739,11 @@ class Session:
         """Deliver every later event to ``listener`` too, in order, on the callback thread."""
         with self._lock:
             self._listeners.append(listener)
+
+    def _add_assignment_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the callback thread) whenever bids are assigned to a message."""
+        with self._lock:
+            self._assignment_listeners.append(listener)
 
     def _debug(self, name: str, data: object | None) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ import pytest
 import kontext_widget as kw
 from kontext_widget import _event_log
 from kontext_widget._event_log import EventLog
+from kontext_widget._session import _Logged
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_an_event_in_the_history_and_delivered_later_is_shown_once(
     # listener (registered just before) would receive it too.
     event = kw.NoFill(skip_code="no_fill")
     with session._lock:
-        session._events.append(event)
+        session._history.append(_Logged(event, 0.0, None, None, None))
     log = session.event_log()
     log._on_event(event)
     log._on_event(kw.NoFill(skip_code="no_fill"))  # equal, but another event

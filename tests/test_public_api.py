@@ -26,6 +26,8 @@ API_NAMES = {
     "KontextError",
     "SessionDestroyedError",
     "LocalAdServer",
+    "SessionMetrics",
+    "PlacementMetrics",
     "__version__",
 }
 
