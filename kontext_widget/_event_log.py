@@ -1,17 +1,25 @@
-"""``EventLog``: a live table of one session's ad events, for watching what an ad did.
+"""``EventLog``: a live table of one session's ad events, read at a glance.
 
-``Session.event_log()`` returns one. It starts from the session's event history
-and then follows new events through the session's in-package listener hook, so
-it runs where the session's callbacks run (the kernel's main thread in Jupyter)
-and needs no polling. The browser half is a few lines of framework-free ESM
-that builds the table with ``textContent``: event fields come from servers and
-creatives, so they are never interpreted as HTML.
+``Session.event_log()`` returns one. It shows the session's per-placement
+metrics (``Session.metrics()``) above a fixed-height, scrolling table of the
+newest events: time, event (with a colour per kind), placement code, message,
+short bid id and the event's key fields. The session knows which message each
+bid went to, so an ``ad.filled`` shows its message as soon as the bid is
+assigned, even though it was emitted before the message existed.
+
+Every publish is a snapshot of the session (its history and counters), taken
+when an event is delivered or bids are assigned: through the session's
+in-package listener hooks, on the thread where its callbacks run (the kernel's
+main thread in Jupyter), with no polling. All text is formatted here, so the
+browser half is a few lines of framework-free ESM that sets ``textContent`` and
+``title`` only: event fields come from servers and creatives, so they are never
+interpreted as HTML. Colours are JupyterLab theme variables with fallbacks, so
+the table reads in the light and dark themes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -19,89 +27,281 @@ from typing import TYPE_CHECKING, Any, Final
 import anywidget
 import traitlets
 
-from ._events import AdError, AdEvent, Clicked, Filled, NoFill, Viewed
+from ._events import (
+    AdError,
+    AdEvent,
+    AdHeight,
+    Clicked,
+    Filled,
+    NoFill,
+    RenderCompleted,
+    RenderStarted,
+    Viewed,
+)
+from ._metrics import PlacementMetrics, SessionMetrics
 
 if TYPE_CHECKING:
-    from ._session import Session
+    from ._session import Session, _Logged
 
-__all__ = ["EventLog"]
+__all__ = ["EventLog", "plural", "summary_text"]
 
 # The table shows the newest rows only, so a long session keeps the synced state small.
 MAX_ROWS: Final = 200
+# A bid id is a UUID: its first 8 characters tell the ads of one page apart.
+SHORT_BID: Final = 8
 
-# Payload fields worth a column, in this order; ids other than the message id are noise here.
-DETAIL_FIELDS: Final = ("code", "skip_code", "err_code", "message", "height", "revenue", "url")
+# Payload fields worth showing in the details column, in this order (code, message
+# and bid have columns of their own).
+DETAIL_FIELDS: Final = (
+    "skip_code",
+    "err_code",
+    "message",
+    "height",
+    "format",
+    "revenue",
+    "area",
+    "url",
+)
+
+# Event kind -> the colour of its marker (mid tones, visible on light and dark).
+_KINDS: Final[dict[type[AdEvent], str]] = {
+    Filled: "fill",
+    NoFill: "no-fill",
+    AdError: "error",
+    RenderStarted: "render",
+    RenderCompleted: "render",
+    AdHeight: "render",
+    Viewed: "view",
+    Clicked: "click",
+}
 
 _ESM: Final = """
-function render({ model, el }) {
-  const summary = document.createElement("div");
-  summary.style.cssText = "font: 12px monospace; margin: 4px 0;";
-  const table = document.createElement("table");
-  table.style.cssText = "font: 12px monospace; border-collapse: collapse;";
-  const head = table.createTHead().insertRow();
-  for (const title of ["time", "event", "message", "details"]) {
+const COLOURS = {
+  fill: "#2e9d4f", "no-fill": "#d9920b", error: "#e04848", render: "#8a8f98",
+  view: "#2f7de1", click: "#9b51e0", other: "#16a3a3",
+};
+const CSS = `
+.kw-log { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 12px;
+  color: var(--jp-ui-font-color1, #1f1f1f); max-width: 100%; }
+.kw-log-summary { margin: 4px 0 6px; color: var(--jp-ui-font-color1, #1f1f1f); }
+.kw-log table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+.kw-log th { text-align: left; font-weight: 600; position: sticky; top: 0; z-index: 1;
+  background: var(--jp-layout-color2, #eeeeee); color: var(--jp-ui-font-color1, #1f1f1f);
+  border-bottom: 1px solid var(--jp-border-color1, #bdbdbd); }
+.kw-log th, .kw-log td { padding: 2px 8px; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+.kw-log td { border-bottom: 1px solid var(--jp-border-color2, #e0e0e0); }
+.kw-log table.kw-log-metrics { margin-bottom: 8px; table-layout: auto; width: auto;
+  min-width: 60%; }
+.kw-log-metrics td, .kw-log-metrics th { text-align: right; }
+.kw-log-metrics td:first-child, .kw-log-metrics th:first-child { text-align: left; }
+.kw-log-metrics tr.kw-log-overall td { font-weight: 600; }
+.kw-log-scroll { height: 220px; overflow-y: auto; resize: vertical;
+  border: 1px solid var(--jp-border-color2, #e0e0e0);
+  background: var(--jp-layout-color1, #ffffff); }
+.kw-log-empty { padding: 8px; color: var(--jp-ui-font-color2, #616161); }
+.kw-log-dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%;
+  margin-right: 6px; vertical-align: baseline; }
+.kw-log-mono { font-family: var(--jp-code-font-family, ui-monospace, monospace); }
+`;
+const METRIC_COLUMNS = [
+  ["code", "placement"], ["requests", "requests"], ["fills", "fills"],
+  ["fill_rate", "fill rate"], ["no_fills", "no-fills"], ["errors", "errors"],
+  ["renders", "renders"], ["views", "views"], ["view_rate", "view rate"],
+  ["clicks", "clicks"], ["ctr", "CTR"], ["revenue", "revenue"],
+];
+const EVENT_COLUMNS = [
+  ["time", "time", "96px"], ["name", "event", "170px"], ["code", "placement", "110px"],
+  ["message_id", "message", "90px"], ["bid", "bid", "84px"], ["details", "details", "auto"],
+];
+
+function cell(row, text, title) {
+  const td = row.insertCell();
+  td.textContent = text;
+  if (title) td.title = title;
+  return td;
+}
+
+function header(table, columns) {
+  const tr = table.createTHead().insertRow();
+  for (const column of columns) {
     const th = document.createElement("th");
-    th.textContent = title;
-    th.style.cssText = "text-align: left; padding: 1px 8px 1px 0;";
-    head.appendChild(th);
+    th.textContent = column[1];
+    if (column[2]) th.style.width = column[2];
+    tr.appendChild(th);
   }
-  const body = table.createTBody();
+}
+
+function render({ model, el }) {
+  const root = document.createElement("div");
+  root.className = "kw-log";
+  const style = document.createElement("style");
+  style.textContent = CSS;
+  const summary = document.createElement("div");
+  summary.className = "kw-log-summary";
+  const metrics = document.createElement("table");
+  metrics.className = "kw-log-metrics";
+  header(metrics, METRIC_COLUMNS);
+  const metricsBody = metrics.createTBody();
+  const scroll = document.createElement("div");
+  scroll.className = "kw-log-scroll";
+  const events = document.createElement("table");
+  events.className = "kw-log-events";
+  header(events, EVENT_COLUMNS);
+  const eventsBody = events.createTBody();
+  const empty = document.createElement("div");
+  empty.className = "kw-log-empty";
+  empty.textContent = "No ad events yet.";
+  scroll.append(events, empty);
+
   const draw = () => {
-    const s = model.get("summary");
-    summary.textContent =
-      `${s.fills} fills · ${s.no_fills} no-fills · ${s.errors} errors · ` +
-      `${s.views} views · ${s.clicks} clicks · revenue ${s.revenue}`;
-    body.replaceChildren();
-    for (const row of model.get("rows")) {
-      const tr = body.insertRow();
-      for (const key of ["time", "name", "message_id", "details"]) {
-        const td = tr.insertCell();
-        td.textContent = row[key];
-        td.style.cssText = "padding: 1px 8px 1px 0; vertical-align: top;";
-      }
+    summary.textContent = model.get("summary_text");
+    metricsBody.replaceChildren();
+    for (const m of model.get("metrics")) {
+      const tr = metricsBody.insertRow();
+      if (m.overall) tr.className = "kw-log-overall";
+      for (const [key] of METRIC_COLUMNS) cell(tr, m[key], m.titles[key]);
     }
+    // Newest visible: stay at the bottom unless the reader scrolled up.
+    const atBottom = scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight < 24;
+    eventsBody.replaceChildren();
+    const rows = model.get("rows");
+    empty.style.display = rows.length ? "none" : "";
+    for (const r of rows) {
+      const tr = eventsBody.insertRow();
+      tr.dataset.kind = r.kind;
+      cell(tr, r.time, r.time_full).className = "kw-log-mono";
+      const name = cell(tr, "", r.name);
+      const dot = document.createElement("span");
+      dot.className = "kw-log-dot";
+      dot.style.background = COLOURS[r.kind] || COLOURS.other;
+      name.append(dot, document.createTextNode(r.name));
+      cell(tr, r.code, r.code);
+      cell(tr, r.message_id, r.message_id);
+      cell(tr, r.bid, r.bid_full).className = "kw-log-mono";
+      cell(tr, r.details, r.details);
+    }
+    if (atBottom) scroll.scrollTop = scroll.scrollHeight;
   };
   model.on("change:rows", draw);
-  model.on("change:summary", draw);
+  model.on("change:metrics", draw);
+  model.on("change:summary_text", draw);
+  root.append(style, summary, metrics, scroll);
+  el.replaceChildren(root);
   draw();
-  el.replaceChildren(summary, table);
+  scroll.scrollTop = scroll.scrollHeight;
 }
 export default { render };
 """
 
 
-def _details(event: AdEvent) -> str:
-    parts = []
-    for field in fields(event):
-        if field.name in DETAIL_FIELDS:
-            value = getattr(event, field.name)
-            if value is not None:
-                parts.append(f"{field.name}={value}")
-    return " ".join(parts)
+def plural(count: int, noun: str) -> str:
+    """``1 click``, ``2 clicks``, ``0 no-fills``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _row(event: AdEvent, seen_at: datetime | None) -> dict[str, str]:
+def summary_text(overall: PlacementMetrics) -> str:
+    """The one-line summary above the tables, with correct plurals."""
+    return " · ".join(
+        [
+            plural(overall.fills, "fill"),
+            plural(overall.no_fill_count, "no-fill"),
+            plural(overall.error_count, "error"),
+            plural(overall.views, "view"),
+            plural(overall.clicks, "click"),
+            f"revenue {_number(overall.revenue)}",
+        ]
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key}: {value}" for key, value in counts.items())
+
+
+def _metrics_row(metrics: PlacementMetrics, *, overall: bool) -> dict[str, Any]:
     return {
-        "time": seen_at.strftime("%H:%M:%S.%f")[:-3] if seen_at else "",
+        "overall": overall,
+        "code": "all placements" if overall else metrics.code,
+        "requests": str(metrics.requests),
+        "fills": str(metrics.fills),
+        "fill_rate": _percent(metrics.fill_rate),
+        "no_fills": str(metrics.no_fill_count),
+        "errors": str(metrics.error_count),
+        "renders": str(metrics.renders),
+        "views": str(metrics.views),
+        "view_rate": _percent(metrics.view_rate),
+        "clicks": str(metrics.clicks),
+        "ctr": _percent(metrics.ctr),
+        "revenue": _number(metrics.revenue),
+        # Hover text: the breakdowns behind the counts, and the rates' definitions.
+        "titles": {
+            "no_fills": _counts(metrics.no_fills) or "no no-fills",
+            "errors": _counts(metrics.errors) or "no errors",
+            "fill_rate": "fills / requests",
+            "view_rate": "views / renders",
+            "ctr": "clicks / views",
+            "requests": f"{plural(metrics.preloads, 'preload')}, each asking for every code",
+        },
+    }
+
+
+def metrics_rows(metrics: SessionMetrics) -> list[dict[str, Any]]:
+    """The metrics table's rows: one per placement code, then the overall row."""
+    rows = [_metrics_row(m, overall=False) for m in metrics.placements.values()]
+    if len(rows) > 1:
+        rows.append(_metrics_row(metrics.overall, overall=True))
+    return rows
+
+
+def _details(event: AdEvent) -> str:
+    """The event's key fields in ``DETAIL_FIELDS`` order (a long URL last)."""
+    names = {field.name for field in fields(event)}
+    values = ((name, getattr(event, name)) for name in DETAIL_FIELDS if name in names)
+    return " ".join(f"{name}={value}" for name, value in values if value is not None)
+
+
+def event_row(logged: _Logged) -> dict[str, str]:
+    """One table row: every cell already text (the front end sets it as textContent)."""
+    seen_at = datetime.fromtimestamp(logged.time)
+    event = logged.event
+    bid = logged.bid_id or ""
+    code = logged.code or (event.code if isinstance(event, Filled) else "")
+    return {
+        "time": seen_at.strftime("%H:%M:%S.%f")[:-3],
+        "time_full": seen_at.isoformat(sep=" ", timespec="milliseconds"),
         "name": event.name,
-        "message_id": str(getattr(event, "message_id", "") or ""),
+        "kind": _KINDS.get(type(event), "other"),
+        # A preload's no-fill or error answers every code the session asked for.
+        "code": code or ("all" if isinstance(event, NoFill | AdError) else ""),
+        "message_id": logged.message_id or "",
+        "bid": bid[:SHORT_BID],
+        "bid_full": bid,
         "details": _details(event),
     }
 
 
 class EventLog(anywidget.AnyWidget):
-    """A live table of a session's ad events with a one-line summary.
+    """Per-placement metrics and a live table of a session's ad events.
 
-    Create it with ``Session.event_log()``. ``time`` is when the log received
-    an event (empty for events that happened before the log existed: the
-    session's history carries no timestamps). The ``repr`` holds counts only,
-    so after ``session.wait_idle()`` it is the same on every run.
+    Create it with ``Session.event_log()``. ``summary`` is the overall counts
+    as a dict; the ``repr`` holds the same counts only, so after
+    ``session.wait_idle()`` it is the same on every run.
     """
 
     _esm = _ESM
 
     rows: traitlets.List[dict[str, str]] = traitlets.List(read_only=True).tag(sync=True)
+    metrics: traitlets.List[dict[str, Any]] = traitlets.List(read_only=True).tag(sync=True)
     summary = traitlets.Dict(read_only=True).tag(sync=True)
+    summary_text = traitlets.Unicode("", read_only=True).tag(sync=True)
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         if kwargs:
@@ -110,55 +310,36 @@ class EventLog(anywidget.AnyWidget):
                 "create it with session.event_log()"
             )
         super().__init__()
+        self._session = session
         self._lock = threading.Lock()
-        self._counts: Counter[type[AdEvent]] = Counter()
-        self._total = 0
-        self._revenue = 0.0
-        self._rows: list[dict[str, str]] = []
-        with self._lock:
-            # Subscribe, then read the history, both under the lock the listener takes:
-            # an event emitted in between is in both, and is recognised by identity
-            # when the listener delivers it.
-            session._add_listener(self._on_event)
-            history = session.events
-            self._in_history = {id(event): event for event in history}
-            for event in history:
-                self._record_locked(event, None)
+        session._add_listener(self._on_event)
+        session._add_assignment_listener(self._publish)
         self._publish()
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{key}={value}" for key, value in self.summary.items())
         return f"EventLog({counts})"
 
-    def _on_event(self, event: AdEvent) -> None:
-        with self._lock:
-            if self._in_history.pop(id(event), None) is event:
-                return
-            self._record_locked(event, datetime.now())
+    def _on_event(self, _event: AdEvent) -> None:
         self._publish()
 
-    def _record_locked(self, event: AdEvent, seen_at: datetime | None) -> None:
-        self._total += 1
-        self._counts[type(event)] += 1
-        # Revenue is earned by impressions, so it is summed over ad.viewed, not over bids.
-        if isinstance(event, Viewed) and event.revenue is not None:
-            self._revenue += event.revenue
-        self._rows.append(_row(event, seen_at))
-        del self._rows[:-MAX_ROWS]
-
     def _publish(self) -> None:
+        # Under the lock: two publishers never leave an older snapshot on top.
         with self._lock:
-            rows = list(self._rows)
+            history = self._session._logged_events(MAX_ROWS)
+            metrics = self._session.metrics()
+            overall = metrics.overall
             summary = {
-                "events": self._total,
-                "fills": self._counts[Filled],
-                "no_fills": self._counts[NoFill],
-                "errors": self._counts[AdError],
-                "views": self._counts[Viewed],
-                "clicks": self._counts[Clicked],
-                "revenue": round(self._revenue, 6),
+                "events": self._session._emitted,
+                "fills": overall.fills,
+                "no_fills": overall.no_fill_count,
+                "errors": overall.error_count,
+                "views": overall.views,
+                "clicks": overall.clicks,
+                "revenue": overall.revenue,
             }
-            # Still under the lock: two publishers never leave an older table on top.
             with self.hold_trait_notifications():
-                self.set_trait("rows", rows)
+                self.set_trait("rows", [event_row(logged) for logged in history])
+                self.set_trait("metrics", metrics_rows(metrics))
                 self.set_trait("summary", summary)
+                self.set_trait("summary_text", summary_text(overall))

@@ -197,6 +197,7 @@ class Session:
         self._messages: deque[Message] = deque(maxlen=MAX_MESSAGES)
         self._history: deque[_Logged] = deque(maxlen=MAX_EVENT_HISTORY)
         self._metrics = MetricsCounter(self._codes)
+        self._emitted = 0  # every event ever emitted (the history keeps the newest only)
         # Which message each assigned bid went to, so that the ad.filled emitted
         # before its message existed gets one in records and the event log.
         self._bid_messages: dict[str, str] = {}
@@ -306,10 +307,13 @@ class Session:
                 for logged in self._history
             ]
 
-    def _logged_events(self) -> list[_Logged]:
-        """The history with message ids resolved (for the event log)."""
+    def _logged_events(self, last: int) -> list[_Logged]:
+        """The newest ``last`` events of the history, message ids resolved (for the event log)."""
         with self._lock:
-            return [self._resolved_locked(logged) for logged in self._history]
+            start = max(0, len(self._history) - last)
+            return [
+                self._resolved_locked(self._history[i]) for i in range(start, len(self._history))
+            ]
 
     def _resolved_locked(self, logged: _Logged) -> _Logged:
         if logged.message_id is not None or logged.bid_id is None:
@@ -730,6 +734,7 @@ class Session:
         bid_id: str | None = None,
     ) -> None:
         self._history.append(_Logged(event, time.time(), code, message_id, bid_id))
+        self._emitted += 1
         self._metrics.event(event, code)
         for callback in (self._on_event, *self._listeners):
             if callback is not None:

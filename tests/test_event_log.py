@@ -1,21 +1,25 @@
-"""``Session.event_log()``: history, live rows, summary, stable repr, no HTML from event fields."""
+"""``Session.event_log()``: rows, metrics table, plurals, stable repr, no HTML from event fields."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 
 import kontext_widget as kw
 from kontext_widget import _event_log
-from kontext_widget._event_log import EventLog
-from kontext_widget._session import _Logged
+from kontext_widget._event_log import EventLog, plural
 
 
 @pytest.fixture
 def session(server: kw.LocalAdServer) -> Iterator[kw.Session]:
     with kw.create_session(
-        publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url
+        publisher_token="p",
+        user_id="u",
+        conversation_id="c",
+        enabled_placement_codes=["inlineAd", "videoAd"],
+        ad_server_url=server.url,
     ) as created:
         yield created
 
@@ -29,49 +33,102 @@ def _turn(session: kw.Session, number: int) -> None:
 def test_history_first_then_live_events(session: kw.Session, server: kw.LocalAdServer) -> None:
     _turn(session, 1)
     log = session.event_log()
-    assert [row["name"] for row in log.rows] == ["ad.filled"]
-    assert log.rows[0]["time"] == ""  # happened before the log existed
-    assert log.rows[0]["details"] == "code=inlineAd revenue=0.0123"
+    assert [(row["name"], row["code"]) for row in log.rows] == [
+        ("ad.filled", "inlineAd"),
+        ("ad.filled", "videoAd"),
+    ]
+    first = log.rows[0]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", first["time"])  # the session timed it
+    assert first["details"] == "revenue=0.0123"
+    assert first["kind"] == "fill"
 
     server.no_fill("ads_disabled", times=1)
     _turn(session, 2)
-    assert [row["name"] for row in log.rows] == ["ad.filled", "ad.no-fill"]
-    assert log.rows[1]["time"] != ""
-    assert log.rows[1]["details"] == "skip_code=ads_disabled"
-    assert log.summary["events"] == 2
+    assert [row["name"] for row in log.rows] == ["ad.filled", "ad.filled", "ad.no-fill"]
+    no_fill = log.rows[2]
+    assert (no_fill["code"], no_fill["message_id"], no_fill["bid"]) == ("all", "", "")
+    assert no_fill["details"] == "skip_code=ads_disabled"
+    assert no_fill["kind"] == "no-fill"
+    assert log.summary["events"] == 3
     assert log.summary["no_fills"] == 1
 
 
-def test_summary_counts_and_revenue_of_views(session: kw.Session) -> None:
+def test_fills_show_their_message_once_the_bid_is_assigned(
+    session: kw.Session, server: kw.LocalAdServer
+) -> None:
+    log = session.event_log()
+    session.add_message({"id": "u1", "role": "user", "content": "boots?"})
+    assert session.wait_idle(10)
+    assert [row["message_id"] for row in log.rows] == ["", ""]  # no assistant message yet
+    session.add_message({"id": "a1", "role": "assistant", "content": "These."})
+    assert session.wait_idle(10)  # no event: the assignment alone refreshes the log
+    assert [row["message_id"] for row in log.rows] == ["a1", "a1"]
+    ad = session.create_ad("a1")
+    assert log.rows[0]["bid_full"] == ad.bid_id
+    assert log.rows[0]["bid"] == (ad.bid_id or "")[:8]
+
+
+def test_summary_metrics_and_plurals(session: kw.Session) -> None:
     log = session.event_log()
     bid = "0b9a6a1e-4b9a-4f7e-9d7c-2f1a1b2c3d4e"
-    other = "0b9a6a1e-4b9a-4f7e-9d7c-2f1a1b2c3d4f"  # one ad.viewed per bid: two bids
-    for event in (
-        kw.Filled(bid_id=bid, code="inlineAd", revenue=0.5),
-        kw.Viewed(bid_id=bid, content="c", message_id="a1", format="inline", revenue=0.25),
-        kw.Viewed(bid_id=other, content="c", message_id="a2", format="inline", revenue=0.125),
-        kw.Clicked(
-            bid_id=bid, content="c", message_id="a1", url="https://x", format="inline", area="cta"
+    for event, code in (
+        (kw.Filled(bid_id=bid, code="inlineAd", revenue=0.5), "inlineAd"),
+        (
+            kw.Viewed(bid_id=bid, content="c", message_id="a1", format="inline", revenue=0.25),
+            "inlineAd",
         ),
-        kw.AdError(message="iframe error", err_code="iframe_error"),
-        kw.NoFill(skip_code="no_fill"),
+        (
+            kw.Clicked(
+                bid_id=bid,
+                content="c",
+                message_id="a1",
+                url="https://x",
+                format="inline",
+                area="cta",
+            ),
+            "inlineAd",
+        ),
+        (kw.AdError(message="iframe error", err_code="iframe_error"), "videoAd"),
+        (kw.NoFill(skip_code="no_fill"), None),
     ):
-        session._emit(event)
+        session._emit(event, code=code, bid_id=getattr(event, "bid_id", None))
     assert session.wait_idle(5)
     assert log.summary == {
-        "events": 6,
+        "events": 5,
         "fills": 1,
         "no_fills": 1,
         "errors": 1,
-        "views": 2,
+        "views": 1,
         "clicks": 1,
-        "revenue": 0.375,  # what the impressions earned, not the bids
+        "revenue": 0.25,  # what the impressions earned, not the bids
     }
+    assert log.summary_text == "1 fill · 1 no-fill · 1 error · 1 view · 1 click · revenue 0.25"
     assert repr(log) == (
-        "EventLog(events=6, fills=1, no_fills=1, errors=1, views=2, clicks=1, revenue=0.375)"
+        "EventLog(events=5, fills=1, no_fills=1, errors=1, views=1, clicks=1, revenue=0.25)"
     )
-    assert log.rows[1]["message_id"] == "a1"
-    assert log.rows[3]["details"] == "url=https://x"
+    inline, video, overall = log.metrics
+    assert inline["code"] == "inlineAd" and overall["code"] == "all placements"
+    assert overall["overall"] and not inline["overall"]
+    assert (inline["fills"], inline["views"], inline["clicks"], inline["ctr"]) == (
+        "1",
+        "1",
+        "1",
+        "100%",
+    )
+    assert inline["fill_rate"] == "—"  # no /preload was made: no requests
+    assert video["errors"] == "1" and video["titles"]["errors"] == "iframe_error: 1"
+    assert inline["no_fills"] == video["no_fills"] == "1"  # a preload's no-fill is for every code
+    assert overall["titles"]["no_fills"] == "no_fill: 1"
+    assert log.rows[2]["details"] == "format=inline area=cta url=https://x"
+    assert [row["kind"] for row in log.rows] == ["fill", "view", "click", "error", "no-fill"]
+
+
+def test_plurals() -> None:
+    assert [plural(n, "click") for n in (0, 1, 2)] == ["0 clicks", "1 click", "2 clicks"]
+    assert plural(1, "no-fill") == "1 no-fill"
+    assert _event_log.summary_text(kw.PlacementMetrics(code="x")) == (
+        "0 fills · 0 no-fills · 0 errors · 0 views · 0 clicks · revenue 0"
+    )
 
 
 def test_event_fields_are_text_never_markup(session: kw.Session) -> None:
@@ -80,25 +137,10 @@ def test_event_fields_are_text_never_markup(session: kw.Session) -> None:
     session._emit(kw.AdError(message=hostile, err_code="<b>x</b>"))
     assert session.wait_idle(5)
     assert hostile in log.rows[-1]["details"]
-    # The front end builds every cell with textContent; nothing is parsed as HTML.
+    # The front end fills every cell with textContent and title; nothing is parsed as HTML.
     assert "textContent" in _event_log._ESM
-    assert "innerHTML" not in _event_log._ESM
-    assert "insertAdjacentHTML" not in _event_log._ESM
-
-
-def test_an_event_in_the_history_and_delivered_later_is_shown_once(
-    session: kw.Session,
-) -> None:
-    # Emitted without delivery: it is in the history when the log reads it, and the
-    # listener (registered just before) would receive it too.
-    event = kw.NoFill(skip_code="no_fill")
-    with session._lock:
-        session._history.append(_Logged(event, 0.0, None, None, None))
-    log = session.event_log()
-    log._on_event(event)
-    log._on_event(kw.NoFill(skip_code="no_fill"))  # equal, but another event
-    assert log.summary["no_fills"] == 2
-    assert len(log.rows) == 2
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+        assert sink not in _event_log._ESM
 
 
 def test_rows_are_bounded_but_counts_are_not(session: kw.Session) -> None:
@@ -116,6 +158,14 @@ def test_each_call_is_an_independent_log(session: kw.Session) -> None:
     second = session.event_log()
     assert first is not second
     assert first.summary == second.summary
+    assert first.rows == second.rows
+
+
+def test_a_single_code_has_no_overall_row(server: kw.LocalAdServer) -> None:
+    with kw.create_session(
+        publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url
+    ) as session:
+        assert [row["code"] for row in session.event_log().metrics] == ["inlineAd"]
 
 
 def test_not_constructed_with_unknown_arguments(session: kw.Session) -> None:

@@ -1,10 +1,10 @@
 """Read what the notebook kit (``EventLog``, ``chat_turn``) shows in the browser.
 
-The ``EventLog`` front end sets no class names: it replaces its element's children
-with a summary ``<div>`` and a ``<table>`` whose body holds one row per event
-(time, event, message, details). So the table is found as the only ``<table>`` in
-a cell's output and the summary as the table's previous sibling, and both are read
-as text content, which is what a user sees.
+The ``EventLog`` front end renders ``.kw-log``: a summary line
+(``.kw-log-summary``), the per-placement metrics table (``.kw-log-metrics``) and
+the scrolling events table (``.kw-log-events``, one row per event: time, event,
+placement, message, bid, details). All are read as text content, which is what a
+user sees.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ POLL_SECONDS = 0.1
 # The event log widget's summary and rows, read in one go so they are consistent.
 _READ_EVENT_LOG_JS = """
 (area) => {
-  const tables = area.querySelectorAll('table');
-  if (tables.length !== 1) return null;
-  const table = tables[0];
-  const summary = table.previousElementSibling;
+  const logs = area.querySelectorAll('.kw-log');
+  if (logs.length !== 1) return null;
+  const log = logs[0];
+  const text = (table) =>
+    [...table.tBodies[0].rows].map((tr) => [...tr.cells].map((td) => td.textContent));
   return {
-    summary: summary ? summary.textContent : null,
-    rows: [...table.tBodies[0].rows].map((tr) => [...tr.cells].map((td) => td.textContent)),
+    summary: log.querySelector('.kw-log-summary').textContent,
+    metrics: text(log.querySelector('.kw-log-metrics')),
+    rows: text(log.querySelector('.kw-log-events')),
   };
 }
 """
@@ -39,6 +41,7 @@ class EventLogView:
 
     summary: str
     rows: list[dict[str, str]]
+    metrics: list[list[str]]
 
     @property
     def names(self) -> list[str]:
@@ -50,9 +53,9 @@ def read_event_log(output_area: Locator) -> EventLogView | None:
     raw = output_area.evaluate(_READ_EVENT_LOG_JS)
     if raw is None or raw["summary"] is None:
         return None
-    columns = ("time", "event", "message", "details")
+    columns = ("time", "event", "code", "message", "bid", "details")
     rows = [dict(zip(columns, cells, strict=True)) for cells in raw["rows"]]
-    return EventLogView(raw["summary"], rows)
+    return EventLogView(raw["summary"], rows, raw["metrics"])
 
 
 def wait_for_event_log(
@@ -81,3 +84,15 @@ def error_outputs(notebook_json: dict[str, Any]) -> list[dict[str, Any]]:
         for output in cell.get("outputs", [])
         if output.get("output_type") == "error"
     ]
+
+
+def _luminance(css_rgb: str) -> float:
+    channels = [float(v) / 255 for v in css_rgb[css_rgb.index("(") + 1 : -1].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(colour: str, background: str) -> float:
+    """WCAG contrast of two computed ``rgb(...)`` colours (4.5 is the bar for body text)."""
+    high, low = sorted((_luminance(colour), _luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS
 from .conftest import ARTIFACTS
+from .kit_checks import contrast_ratio
 from .notebooks import KERNEL_SUPPORT, NotebookSpec, write_notebook
 from .pages import BrowserTab
 
@@ -53,22 +54,11 @@ _READ_BUBBLES_JS = """
 """
 
 
-def _luminance(css_rgb: str) -> float:
-    channels = [float(v) / 255 for v in css_rgb[css_rgb.index("(") + 1 : -1].split(",")[:3]]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _contrast(a: str, b: str) -> float:
-    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
-
-
 def _check_bubbles(bubbles: list[dict[str, Any]], theme: str) -> None:
     assert bubbles, "no chat bubble rendered"
     for bubble in bubbles:
         assert bubble["tags"] == ["div", "div", "div"], bubble  # bubble, label, text only
-        ratio = _contrast(bubble["color"], bubble["background"])
+        ratio = contrast_ratio(bubble["color"], bubble["background"])
         assert ratio >= 4.5, f"{theme}: {bubble['role']} bubble contrast {ratio:.1f}: {bubble}"
     users = [b for b in bubbles if b["role"] == "user"]
     assistants = [b for b in bubbles if b["role"] == "assistant"]

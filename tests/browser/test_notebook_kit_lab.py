@@ -18,8 +18,9 @@ import pytest
 from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS, VIEWED_TIMEOUT, wait_for_box
+from .conftest import ARTIFACTS
 from .jupyter import REPO_ROOT, JupyterServer
-from .kit_checks import EventLogView, error_outputs, wait_for_event_log
+from .kit_checks import EventLogView, contrast_ratio, error_outputs, wait_for_event_log
 from .notebooks import KERNEL_SUPPORT, NotebookSpec, write_notebook
 from .pages import BrowserTab
 
@@ -67,7 +68,8 @@ def test_event_log_updates_live_in_the_browser(
         log_area, lambda view: True, timeout=EXPECT_TIMEOUT_MS / 1000, what="its table"
     )
     assert empty.rows == [], f"a fresh session's log already has rows: {empty}"
-    assert empty.summary.startswith("0 fills · 0 no-fills · 0 errors · 0 views · 0 clicks")
+    assert empty.summary == "0 fills · 0 no-fills · 0 errors · 0 views · 0 clicks · revenue 0"
+    assert [row[0] for row in empty.metrics] == ["inlineAd"]
     log_run = notebook.page.evaluate(_EXECUTION_COUNTS_JS)[log_cell]
 
     notebook.run_cell(turn_cell)
@@ -96,13 +98,43 @@ def test_event_log_updates_live_in_the_browser(
         what="the events on_event received",
     )
     _check_turn_rows(view)
-    assert view.summary.startswith("1 fills · 0 no-fills · 0 errors · 1 views · 0 clicks · ")
+    assert view.summary.startswith("1 fill · 0 no-fills · 0 errors · 1 view · 0 clicks · ")
+    # placement, requests, fills, fill rate, no-fills, errors, renders, views, view rate, ...
+    assert view.metrics[0][:9] == ["inlineAd", "1", "1", "100%", "0", "0", "1", "1", "100%"]
+    _check_log_layout(notebook.page, log_area)
 
     # All of that reached cell A's output while cell A was left alone.
     assert notebook.page.evaluate(_EXECUTION_COUNTS_JS)[log_cell] == log_run
-    expect(log_area.locator("table")).to_have_count(1)
-    expect(notebook.output_area(turn_cell).locator("table")).to_have_count(0)
+    expect(log_area.locator(".kw-log")).to_have_count(1)
+    expect(notebook.output_area(turn_cell).locator(".kw-log")).to_have_count(0)
     assert browser_context.page_errors() == []
+
+
+def _check_log_layout(page: Any, log_area: Any) -> None:
+    """Fixed height, newest row visible, readable in Light and Dark (screenshots kept)."""
+    scroll = log_area.locator(".kw-log-scroll")
+    box = wait_for_box(scroll)
+    assert 150 <= box["height"] <= 260, box  # fixed: the log never grows down the page
+    last = log_area.locator(".kw-log-events tbody tr").last
+    expect(last).to_be_in_viewport()
+    ARTIFACTS.mkdir(exist_ok=True)
+    for theme, light in (("JupyterLab Dark", "false"), ("JupyterLab Light", "true")):
+        page.evaluate(
+            "(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})",
+            theme,
+        )
+        page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
+        page.wait_for_function(
+            "([el, dark]) => (getComputedStyle(el).backgroundColor === 'rgb(255, 255, 255)')"
+            " !== dark",
+            arg=[scroll.element_handle(), light == "false"],
+        )
+        colours = log_area.locator(".kw-log-events td").last.evaluate(
+            "(td) => [getComputedStyle(td).color,"
+            " getComputedStyle(td.closest('.kw-log-scroll')).backgroundColor]"
+        )
+        assert contrast_ratio(*colours) >= 4.5, (theme, colours)
+        log_area.screenshot(path=str(ARTIFACTS / f"event-log-{theme.split()[-1].lower()}.png"))
 
 
 def _check_turn_rows(view: EventLogView) -> None:
@@ -114,10 +146,9 @@ def _check_turn_rows(view: EventLogView) -> None:
     for row in view.rows:
         # Every row arrived after the log was displayed, so each has its arrival time.
         assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", row["time"]), row
-        if row["event"] in ("ad.height", "ad.viewed"):
-            assert row["message"] == "a1", row  # chat_turn's first assistant message
-    filled = view.rows[names.index("ad.filled")]
-    assert filled["details"].startswith("code=inlineAd"), filled
+        # Every row of the turn names its placement, message and bid, fills included.
+        assert (row["code"], row["message"]) == ("inlineAd", "a1"), row
+        assert re.fullmatch(r"[0-9a-f-]{8}", row["bid"]), row
     height = view.rows[names.index("ad.height")]
     assert re.fullmatch(r"height=[1-9]\d*(\.\d+)?", height["details"]), height
 
