@@ -47,6 +47,8 @@ class FillAnswer:
     revenue: float = DEFAULT_REVENUE
     codes: tuple[str, ...] | None = None
     delay: float = 0.0
+    # (code, format) pairs that override the server's formats for this answer only.
+    formats: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

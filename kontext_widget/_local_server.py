@@ -422,6 +422,7 @@ class LocalAdServer:
         *,
         revenue: float | None = None,
         codes: Iterable[str] | None = None,
+        formats: Mapping[str, str] | None = None,
         delay: float = 0.0,
         times: int | None = None,
     ) -> None:
@@ -429,11 +430,14 @@ class LocalAdServer:
 
         ``codes`` ignores what the request asked for, so codes it did not enable
         produce the "no bid matches" case of PROTOCOL.md section 2.2 (#7).
+        ``formats`` (code -> format) overrides the server's formats for the bids
+        of these answers only (the playground's format control uses it).
         """
         answer = FillAnswer(
             revenue=self._default_revenue if revenue is None else check_revenue(revenue),
             codes=check_codes(codes),
             delay=check_delay(delay),
+            formats=tuple(_check_formats(formats).items()),
         )
         self._preload_answers.set(answer, check_times(times))
 
@@ -654,13 +658,14 @@ class LocalAdServer:
         self, answer: FillAnswer, request: _PreloadRequest, session_id: str, is_disabled: bool
     ) -> list[dict[str, Any]]:
         codes = list(dict.fromkeys(request.codes if answer.codes is None else answer.codes))
+        formats = dict(answer.formats)
         wire: list[dict[str, Any]] = []
         with self._lock:
             for code in codes:
                 bid = ServedBid(
                     bid_id=str(uuid.uuid4()),
                     code=code,
-                    format=self._format_for(code),
+                    format=formats.get(code) or self._format_for(code),
                     revenue=answer.revenue,
                     session_id=session_id,
                     publisher_token=request.publisher_token,

@@ -293,6 +293,17 @@ def test_formats_override(client: httpx.Client) -> None:
         assert server.bids[reply["bids"][0]["bidId"]].format == "interstitial"
 
 
+def test_fill_formats_override_for_those_answers_only(
+    server: LocalAdServer, client: httpx.Client
+) -> None:
+    server.fill(formats={"inlineAd": "video"}, times=1)
+    first = preload(client).json()["bids"][0]["bidId"]
+    second = preload(client).json()["bids"][0]["bidId"]
+    assert (server.bids[first].format, server.bids[second].format) == ("video", "inline")
+    with pytest.raises(ValueError, match="must be one of inline, video"):
+        server.fill(formats={"inlineAd": "banner"})
+
+
 def test_fill_with_revenue_and_foreign_codes(server: LocalAdServer, client: httpx.Client) -> None:
     server.fill(revenue=1.5, codes=["otherAd", "otherAd", "thirdAd"])
     bids = preload(client).json()["bids"]
