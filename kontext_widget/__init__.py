@@ -18,6 +18,7 @@ from ._events import (
 from ._exceptions import KontextError, SessionDestroyedError
 from ._local_server import LocalAdServer
 from ._metrics import PlacementMetrics, SessionMetrics
+from ._playground import Playground, playground
 from ._session import Session, create_session
 from ._types import Character, Message, Regulatory
 from ._version import __version__
@@ -35,6 +36,7 @@ __all__ = [
     "Message",
     "NoFill",
     "PlacementMetrics",
+    "Playground",
     "Regulatory",
     "RenderCompleted",
     "RenderStarted",
@@ -47,4 +49,5 @@ __all__ = [
     "Viewed",
     "__version__",
     "create_session",
+    "playground",
 ]

@@ -28,6 +28,8 @@ API_NAMES = {
     "LocalAdServer",
     "SessionMetrics",
     "PlacementMetrics",
+    "Playground",
+    "playground",
     "__version__",
 }
 
