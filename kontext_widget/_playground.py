@@ -109,7 +109,18 @@ class Playground(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self.chat = widgets.HTML()
         self.stage = widgets.VBox()
         self.event_log: EventLog = self.session.event_log()
+        # Class names: for styling hooks and for tests that click through the page.
         for widget, name in (
+            (self.code, "kw-playground-code"),
+            (self.format, "kw-playground-format"),
+            (self.theme, "kw-playground-theme"),
+            (self.answer, "kw-playground-answer"),
+            (self.skip_code, "kw-playground-skip-code"),
+            (self.err_code, "kw-playground-err-code"),
+            (self.http_status, "kw-playground-http-status"),
+            (self.delay, "kw-playground-delay"),
+            (self.user_text, "kw-playground-user"),
+            (self.reply_text, "kw-playground-reply"),
             (self.run_button, "kw-playground-run"),
             (self.status, "kw-playground-status"),
             (self.chat, "kw-playground-chat"),
