@@ -49,6 +49,8 @@ __all__ = ["EventLog", "plural", "summary_text"]
 MAX_ROWS: Final = 200
 # A bid id is a UUID: its first 8 characters tell the ads of one page apart.
 SHORT_BID: Final = 8
+# Longest text of a cell (its hover title included): event fields come from the wire.
+MAX_CELL_CHARS: Final = 1000
 
 # Payload fields worth showing in the details column, in this order (code, message
 # and bid have columns of their own).
@@ -268,11 +270,15 @@ def _details(event: AdEvent) -> str:
     return " ".join(f"{name}={value}" for name, value in values if value is not None)
 
 
+def _capped(text: str) -> str:
+    return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
+
+
 def event_row(logged: _Logged) -> dict[str, str]:
     """One table row: every cell already text (the front end sets it as textContent)."""
     seen_at = datetime.fromtimestamp(logged.time)
     event = logged.event
-    bid = logged.bid_id or ""
+    bid = _capped(logged.bid_id or "")
     code = logged.code or (event.code if isinstance(event, Filled) else "")
     return {
         "time": seen_at.strftime("%H:%M:%S.%f")[:-3],
@@ -280,11 +286,11 @@ def event_row(logged: _Logged) -> dict[str, str]:
         "name": event.name,
         "kind": _KINDS.get(type(event), "other"),
         # A preload's no-fill or error answers every code the session asked for.
-        "code": code or ("all" if isinstance(event, NoFill | AdError) else ""),
-        "message_id": logged.message_id or "",
+        "code": _capped(code) or ("all" if isinstance(event, NoFill | AdError) else ""),
+        "message_id": _capped(logged.message_id or ""),
         "bid": bid[:SHORT_BID],
         "bid_full": bid,
-        "details": _details(event),
+        "details": _capped(_details(event)),
     }
 
 

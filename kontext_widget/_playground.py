@@ -108,6 +108,7 @@ class Playground(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self.status = widgets.Label("Press “Run turn” to fetch an ad.")
         self.chat = widgets.HTML()
         self.stage = widgets.VBox()
+        self._no_ad = widgets.Label("")
         self.event_log: EventLog = self.session.event_log()
         # Class names: for styling hooks and for tests that click through the page.
         for widget, name in (
@@ -125,6 +126,7 @@ class Playground(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             (self.status, "kw-playground-status"),
             (self.chat, "kw-playground-chat"),
             (self.stage, "kw-playground-stage"),
+            (self._no_ad, "kw-playground-no-ad"),
         ):
             widget.add_class(name)
 
@@ -219,14 +221,21 @@ class Playground(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
     def _on_event(self, event: AdEvent) -> None:
         """The status line: what the ad server answered for the latest turn."""
         if isinstance(event, Filled) and event.code == self._code_of_turn:
-            text = f"Filled: bid {event.bid_id[:8]} for {event.code}"
-        elif isinstance(event, NoFill):
+            self.status.value = f"Filled: bid {event.bid_id[:8]} for {event.code}"
+            return
+        if isinstance(event, NoFill):
             text = f"No fill (skip code: {event.skip_code})"
         elif isinstance(event, AdError):
             text = f"Error {event.err_code}: {event.message}"
         else:
             return
-        self.status.value = text[:300]  # a Label shows text, never markup
+        # Labels show text, never markup. The empty slot says why there is no ad.
+        self.status.value = text[:300]
+        if self.ad is not None and self.ad.bid_id is None:
+            self.ad.destroy()
+            self.ad = None
+            self.stage.children = (self._no_ad,)
+        self._no_ad.value = f"No ad for this turn: {text[:300]}"
 
     def close(self) -> None:
         """Destroy the session, stop a server the playground started, close the widgets."""

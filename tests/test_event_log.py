@@ -143,6 +143,16 @@ def test_event_fields_are_text_never_markup(session: kw.Session) -> None:
         assert sink not in _event_log._ESM
 
 
+def test_long_fields_are_capped(session: kw.Session) -> None:
+    log = session.event_log()
+    session._emit(kw.AdError(message="x" * 100_000, err_code="e"), message_id="m" * 5000)
+    assert session.wait_idle(5)
+    row = log.rows[-1]
+    assert len(row["details"]) == _event_log.MAX_CELL_CHARS
+    assert row["details"].endswith("…")
+    assert len(row["message_id"]) == _event_log.MAX_CELL_CHARS
+
+
 def test_rows_are_bounded_but_counts_are_not(session: kw.Session) -> None:
     log = session.event_log()
     for _ in range(_event_log.MAX_ROWS + 5):

@@ -80,12 +80,17 @@ def test_scripted_answers_show_their_state(
     assert play.session.wait_idle(15)
     assert turn.ad.bid_id is None
     assert play.status.value == status
+    # The slot says why there is no ad instead of staying blank.
+    assert play.stage.children == (play._no_ad,)
+    assert play._no_ad.value == f"No ad for this turn: {status}"
+    assert turn.ad.destroyed
     assert play.event_log.rows[-1]["name"] == event
     # The next turn is back on the persistent answer: a fill.
     play.answer.value = "fill"
     again = play.run()
     assert again is not None and play.session.wait_idle(10)
     assert again.ad.bid_id is not None
+    assert play.stage.children == (again.ad,)
 
 
 def test_delay_is_applied_to_the_next_answer(play: kw.Playground, server: kw.LocalAdServer) -> None:

@@ -97,6 +97,9 @@ def test_playground_is_driven_by_clicks(
     play.locator(".kw-playground-run").click()
     expect(status).to_have_text("No fill (skip code: ads_disabled)", timeout=EXPECT_TIMEOUT_MS)
     expect(stage.locator(FRAME)).to_have_count(0)
+    expect(stage.locator(".kw-playground-no-ad")).to_have_text(
+        "No ad for this turn: No fill (skip code: ads_disabled)"
+    )
     view = wait_for_event_log(
         log_area,
         lambda v: "ad.no-fill" in v.names,
