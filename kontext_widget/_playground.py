@@ -242,9 +242,39 @@ class Playground(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self.session.destroy()
         if self._owns_server and self.server is not None:
             self.server.stop()
-        for child in self.children:
-            child.close()
+        # Every control, including those not on screen (the answer details swap),
+        # so no comm of the playground outlives it.
+        controls = [getattr(self, name) for name in _CONTROLS]
+        for widget in [*_descendants(self), *controls]:
+            widget.close()
         super().close()
+
+
+_CONTROLS: Final = (
+    "code",
+    "format",
+    "theme",
+    "answer",
+    "skip_code",
+    "err_code",
+    "http_status",
+    "delay",
+    "user_text",
+    "reply_text",
+    "run_button",
+    "status",
+    "chat",
+    "stage",
+    "_no_ad",
+)
+
+
+def _descendants(widget: widgets.Widget) -> list[widgets.Widget]:
+    found: list[widgets.Widget] = []
+    for child in getattr(widget, "children", ()):
+        found.append(child)
+        found.extend(_descendants(child))
+    return found
 
 
 def playground(

@@ -133,6 +133,7 @@ def test_own_server_is_started_and_stopped() -> None:
     play.close()
     assert not server.running
     assert play.session.destroyed
+    assert play.comm is None and play.skip_code.comm is None and play.event_log.comm is None
 
 
 def test_production_mode_disables_the_answer_controls(monkeypatch: pytest.MonkeyPatch) -> None:
