@@ -117,6 +117,13 @@ def _check_log_layout(page: Any, log_area: Any) -> None:
     assert 150 <= box["height"] <= 260, box  # fixed: the log never grows down the page
     last = log_area.locator(".kw-log-events tbody tr").last
     expect(last).to_be_in_viewport()
+    # Cells keep their whole value for hover: the title holds the text (the full bid id
+    # and the date for the short ones).
+    cells = log_area.locator(".kw-log-events tbody td").evaluate_all(
+        "(tds) => tds.filter((td) => td.textContent).map((td) => [td.textContent, td.title])"
+    )
+    assert cells and all(text in title for text, title in cells), cells
+    assert any(len(title) == 36 and title.startswith(text) for text, title in cells), cells
     ARTIFACTS.mkdir(exist_ok=True)
     for theme, light in (("JupyterLab Dark", "false"), ("JupyterLab Light", "true")):
         page.evaluate(
