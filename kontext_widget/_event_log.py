@@ -82,26 +82,32 @@ const COLOURS = {
   fill: "#2e9d4f", "no-fill": "#d9920b", error: "#e04848", render: "#8a8f98",
   view: "#2f7de1", click: "#9b51e0", other: "#16a3a3",
 };
+// JupyterLab's theme variables first, then VS Code's (its output webviews define
+// them), then light defaults: each colour pair comes from one source.
+const FG = "var(--jp-ui-font-color1, var(--vscode-editor-foreground, #1f1f1f))";
+const MUTED = "var(--jp-ui-font-color2, var(--vscode-descriptionForeground, #616161))";
+const BG = "var(--jp-layout-color1, var(--vscode-editor-background, #ffffff))";
+const HEAD_BG = "var(--jp-layout-color2, var(--vscode-editorWidget-background, #eeeeee))";
+const LINE = "var(--jp-border-color2, var(--vscode-editorWidget-border, #e0e0e0))";
+const STRONG_LINE = "var(--jp-border-color1, var(--vscode-editorWidget-border, #bdbdbd))";
 const CSS = `
 .kw-log { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 12px;
-  color: var(--jp-ui-font-color1, #1f1f1f); max-width: 100%; }
-.kw-log-summary { margin: 4px 0 6px; color: var(--jp-ui-font-color1, #1f1f1f); }
+  color: ${FG}; max-width: 100%; }
+.kw-log-summary { margin: 4px 0 6px; }
 .kw-log table { border-collapse: collapse; width: 100%; table-layout: fixed; }
 .kw-log th { text-align: left; font-weight: 600; position: sticky; top: 0; z-index: 1;
-  background: var(--jp-layout-color2, #eeeeee); color: var(--jp-ui-font-color1, #1f1f1f);
-  border-bottom: 1px solid var(--jp-border-color1, #bdbdbd); }
+  background: ${HEAD_BG}; color: ${FG}; border-bottom: 1px solid ${STRONG_LINE}; }
 .kw-log th, .kw-log td { padding: 2px 8px; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
-.kw-log td { border-bottom: 1px solid var(--jp-border-color2, #e0e0e0); }
+.kw-log td { border-bottom: 1px solid ${LINE}; }
 .kw-log table.kw-log-metrics { margin-bottom: 8px; table-layout: auto; width: auto;
   min-width: 60%; }
 .kw-log-metrics td, .kw-log-metrics th { text-align: right; }
 .kw-log-metrics td:first-child, .kw-log-metrics th:first-child { text-align: left; }
 .kw-log-metrics tr.kw-log-overall td { font-weight: 600; }
 .kw-log-scroll { height: 220px; overflow-y: auto; resize: vertical;
-  border: 1px solid var(--jp-border-color2, #e0e0e0);
-  background: var(--jp-layout-color1, #ffffff); }
-.kw-log-empty { padding: 8px; color: var(--jp-ui-font-color2, #616161); }
+  border: 1px solid ${LINE}; background: ${BG}; color: ${FG}; }
+.kw-log-empty { padding: 8px; color: ${MUTED}; }
 .kw-log-dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%;
   margin-right: 6px; vertical-align: baseline; }
 .kw-log-mono { font-family: var(--jp-code-font-family, ui-monospace, monospace); }

@@ -96,3 +96,14 @@ def contrast_ratio(colour: str, background: str) -> float:
     """WCAG contrast of two computed ``rgb(...)`` colours (4.5 is the bar for body text)."""
     high, low = sorted((_luminance(colour), _luminance(background)), reverse=True)
     return (high + 0.05) / (low + 0.05)
+
+
+def set_lab_theme(page: Any, theme: str) -> None:
+    """Switch JupyterLab to ``theme`` ("JupyterLab Light"/"JupyterLab Dark") and wait until
+    it applies and the splash JupyterLab shows during the switch is gone."""
+    light = "false" if "Dark" in theme else "true"
+    page.evaluate(
+        "(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme
+    )
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
+    page.wait_for_selector("#jupyterlab-splash", state="detached")

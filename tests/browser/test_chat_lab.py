@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS
 from .conftest import ARTIFACTS
-from .kit_checks import contrast_ratio
+from .kit_checks import contrast_ratio, set_lab_theme
 from .notebooks import KERNEL_SUPPORT, NotebookSpec, write_notebook
 from .pages import BrowserTab
 
@@ -141,11 +141,7 @@ def test_hostile_conversation_text_loads_nothing_and_reads_in_both_themes(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-light.png"))
 
-    page.evaluate(
-        "() => window.jupyterapp.commands.execute('apputils:change-theme',"
-        " {theme: 'JupyterLab Dark'})"
-    )
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    set_lab_theme(page, "JupyterLab Dark")
     # The theme's stylesheet applies asynchronously: wait until the bubble has changed.
     page.wait_for_function(
         "(before) => getComputedStyle(document.querySelector('.kw-chat-assistant "
@@ -155,10 +151,7 @@ def test_hostile_conversation_text_loads_nothing_and_reads_in_both_themes(
     dark = area.evaluate(_READ_BUBBLES_JS)
     _check_bubbles(dark, "dark")
     page.screenshot(path=str(ARTIFACTS / "chat-dark.png"))
-    page.evaluate(
-        "() => window.jupyterapp.commands.execute('apputils:change-theme',"
-        " {theme: 'JupyterLab Light'})"
-    )
+    set_lab_theme(page, "JupyterLab Light")
 
     assert attempts == [], f"requests left for the attacker's host: {attempts}"
     notebook.run_cell(3)

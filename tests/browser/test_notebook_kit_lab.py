@@ -20,7 +20,13 @@ from playwright.sync_api import expect
 from .ad_checks import EXPECT_TIMEOUT_MS, VIEWED_TIMEOUT, wait_for_box
 from .conftest import ARTIFACTS
 from .jupyter import REPO_ROOT, JupyterServer
-from .kit_checks import EventLogView, contrast_ratio, error_outputs, wait_for_event_log
+from .kit_checks import (
+    EventLogView,
+    contrast_ratio,
+    error_outputs,
+    set_lab_theme,
+    wait_for_event_log,
+)
 from .notebooks import KERNEL_SUPPORT, NotebookSpec, write_notebook
 from .pages import BrowserTab
 
@@ -126,11 +132,7 @@ def _check_log_layout(page: Any, log_area: Any) -> None:
     assert any(len(title) == 36 and title.startswith(text) for text, title in cells), cells
     ARTIFACTS.mkdir(exist_ok=True)
     for theme, light in (("JupyterLab Dark", "false"), ("JupyterLab Light", "true")):
-        page.evaluate(
-            "(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})",
-            theme,
-        )
-        page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
+        set_lab_theme(page, theme)
         page.wait_for_function(
             "([el, dark]) => (getComputedStyle(el).backgroundColor === 'rgb(255, 255, 255)')"
             " !== dark",

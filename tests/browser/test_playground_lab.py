@@ -18,22 +18,13 @@ from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS
 from .conftest import ARTIFACTS
-from .kit_checks import wait_for_event_log
+from .kit_checks import set_lab_theme, wait_for_event_log
 from .notebooks import NotebookSpec, write_notebook
 from .pages import BrowserTab
 
 pytestmark = pytest.mark.browser
 
 FRAME = 'iframe[src*="/api/frame/"]'
-
-
-def _set_theme(page: Any, theme: str, light: bool) -> None:
-    page.evaluate(
-        "(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme
-    )
-    page.wait_for_function(
-        f"() => document.body.dataset.jpThemeLight === '{'true' if light else 'false'}'"
-    )
 
 
 def test_playground_is_driven_by_clicks(
@@ -110,13 +101,13 @@ def test_playground_is_driven_by_clicks(
     assert no_fill["details"] == "skip_code=ads_disabled", no_fill
     assert re.search(r"1 no-fill\b", view.summary), view.summary
 
-    _set_theme(page, "JupyterLab Dark", light=False)
+    set_lab_theme(page, "JupyterLab Dark")
     page.wait_for_function(
         "(el) => getComputedStyle(el).backgroundColor !== 'rgb(255, 255, 255)'",
         arg=play.locator(".kw-log-scroll").element_handle(),
     )
     play.screenshot(path=str(ARTIFACTS / "playground-dark.png"))
-    _set_theme(page, "JupyterLab Light", light=True)
+    set_lab_theme(page, "JupyterLab Light")
     assert browser_context.page_errors() == []
 
 
