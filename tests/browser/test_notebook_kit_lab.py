@@ -44,6 +44,7 @@ _EXECUTION_COUNTS_JS = (
 _NOTEBOOK_JSON_JS = "() => window.jupyterapp.shell.currentWidget.content.model.toJSON()"
 
 BROWSER_EVENTS = ("ad.render-started", "ad.height", "ad.render-completed")
+HOSTILE = '<img src="https://attacker.example/x.png" onerror="alert(1)"><script>alert(2)</script>'
 
 
 def test_event_log_updates_live_in_the_browser(
@@ -65,6 +66,12 @@ def test_event_log_updates_live_in_the_browser(
             log
             """,
             'turn = session.chat_turn("best hiking boots?", "Try these boots.")',
+            # What a hostile server could put in an event: shown as text, loads nothing.
+            f"""
+            import kontext_widget as kw
+            session._emit(kw.AdError(message={HOSTILE!r}, err_code="<b>x</b>"))
+            session.wait_idle(5)
+            """,
         ],
     )
     notebook = open_notebook(notebook_spec.name, "lab")
@@ -113,6 +120,20 @@ def test_event_log_updates_live_in_the_browser(
     assert notebook.page.evaluate(_EXECUTION_COUNTS_JS)[log_cell] == log_run
     expect(log_area.locator(".kw-log")).to_have_count(1)
     expect(notebook.output_area(turn_cell).locator(".kw-log")).to_have_count(0)
+
+    attempts: list[str] = []
+    browser_context.context.route(
+        lambda url: "attacker.example" in url,
+        lambda route: (attempts.append(route.request.url), route.abort()),
+    )
+    notebook.run_cell(2)
+    view = wait_for_event_log(
+        log_area, lambda v: "ad.error" in v.names, timeout=10.0, what="the hostile ad.error"
+    )
+    assert view.rows[-1]["details"] == f"err_code=<b>x</b> message={HOSTILE}"
+    expect(log_area.locator(".kw-log img, .kw-log b, .kw-log script")).to_have_count(0)
+    notebook.page.wait_for_load_state("networkidle")
+    assert attempts == []
     assert browser_context.page_errors() == []
 
 
