@@ -59,9 +59,19 @@ describe("acceptMessage (PROTOCOL.md §6.1)", () => {
   it("checks code and component when present", () => {
     expect(acceptMessage(event({ type: "init-iframe", data: { code: "inlineAd" } }), context)).not.toBeNull();
     expect(acceptMessage(event({ type: "init-iframe", data: { code: "other" } }), context)).toBeNull();
-    expect(acceptMessage(event({ type: "init-iframe", data: { component: "modal" } }), context)).toBeNull();
+    expect(acceptMessage(event({ type: "init-iframe", data: { code: null } }), context)).not.toBeNull();
     expect(acceptMessage(event({ type: "close-component-iframe" }, modalWindow), context)).not.toBeNull();
     expect(acceptMessage(event({ type: "close-component-iframe", data: { component: "x" } }, modalWindow), context)).toBeNull();
+    expect(acceptMessage(event({ type: "close-component-iframe", data: { component: "skoverlay" } }, modalWindow), context)).toBeNull();
+  });
+
+  it("checks the component only in the modal's handler (§6.1 rule 3)", () => {
+    // The official builder sends the inline frame's open-component-iframe with component "modal".
+    const open = { type: "open-component-iframe", data: { timeout: 5000, code: "inlineAd", component: "modal" } };
+    expect(acceptMessage(event(open), context)).toEqual({ source: "inline", message: open });
+    expect(acceptMessage(event({ type: "event-iframe", data: { component: "skoverlay" } }), context)).not.toBeNull();
+    expect(acceptMessage(event({ type: "init-component-iframe", data: { component: "modal" } }, modalWindow), context)).not.toBeNull();
+    expect(acceptMessage(event({ type: "init-component-iframe", data: { component: null } }, modalWindow), context)).not.toBeNull();
   });
 });
 

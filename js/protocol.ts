@@ -1,10 +1,15 @@
 /**
  * The two vocabularies this front end speaks: the iframe postMessage protocol
- * (PROTOCOL.md §6) and the widget contract with Python (briefs/widget-contract.md).
+ * (docs/protocol.md §6) and the widget contract with Python (js/README.md).
  *
  * Acceptance lives here, apart from the DOM, so that the security-relevant rules
- * of §6.1 can be read and tested in one place.
+ * of §6.1 can be read and tested in one place. The message types below are
+ * checked against the official web SDK's own (`@kontextso/sdk-common`) at
+ * compile time in `conformance.types.ts`; the import here is type-only, so
+ * nothing of that package reaches the bundle.
  */
+
+import type { IframeMessageType } from "@kontextso/sdk-common";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -20,6 +25,46 @@ export interface FrameMessage {
 export interface AcceptedMessage {
   source: FrameSource;
   message: FrameMessage;
+}
+
+/** Every `type` of the official SDK's `IframeMessages` union (host and frame side). */
+export type KnownMessageType = IframeMessageType;
+
+/** The component the modal's handler has (§6.1 rule 3); the inline handler has none. */
+export const MODAL_COMPONENT = "modal";
+
+/**
+ * The `data` fields the host reads from each frame → host type it acts on (§6.2,
+ * §6.4). Each official message of that type must be assignable to this
+ * (`conformance.types.ts`), so a renamed or retyped field fails `tsc`.
+ */
+export interface HostReads {
+  "resize-iframe": { height: number };
+  "set-styles-iframe": { containerStyles?: Record<string, unknown>; iframeStyles?: Record<string, unknown> };
+  "click-iframe": { url?: string; fallbackUrl?: string };
+  "open-component-iframe": { timeout?: number; componentParams?: Record<string, unknown> };
+}
+
+/** `update-dimensions-iframe` as this host posts it (§6.3). */
+export interface DimensionsData {
+  windowWidth: number;
+  windowHeight: number;
+  /** Beyond sdk-common's `Dimensions`: the native SDKs send the screen size too. */
+  screenWidth: number;
+  screenHeight: number;
+  containerWidth: number;
+  containerHeight: number;
+  containerX: number;
+  containerY: number;
+  keyboardHeight: number;
+  code: string;
+}
+
+/** `user-event-iframe` as this host posts it (§6.3). */
+export interface UserEventData {
+  name: string;
+  payload?: unknown;
+  code: string;
 }
 
 /** Synced traits of `kontext_widget._ad.Ad`; Python writes them, JS only reads. */
@@ -65,9 +110,12 @@ export interface AcceptanceContext {
 
 /**
  * The §6.1 checks, in order: origin, source window, envelope, `code`, `component`.
- * The source check is what tells two ads of the same code apart on one page.
- * `component: "modal"` is accepted only from the modal, and the modal accepts no
- * other component, so neither frame can speak for the other.
+ * The source check is what tells two ads of the same code apart on one page, and
+ * what tells the inline frame from the modal: the `component` field cannot, since
+ * the official builder (`makeIframeMessage`) puts `component: "modal"` in the
+ * inline frame's own `open-component-iframe`. So, as in sdk-common's
+ * `handleIframeMessage`, only a handler that has a component (the modal's) checks
+ * it; the inline frame's handler accepts any. A JSON `null` counts as absent.
  */
 export function acceptMessage(
   event: Pick<MessageEvent, "origin" | "source" | "data">,
@@ -79,10 +127,9 @@ export function acceptMessage(
   const message = parseEnvelope(event.data);
   if (message === null) return null;
   const { code, component } = message.data;
-  if (code !== undefined && code !== context.code) return null;
-  if (component !== undefined) {
-    const fromModal = source === "modal";
-    if (fromModal !== (component === "modal")) return null;
+  if (code !== undefined && code !== null && code !== context.code) return null;
+  if (source === "modal" && component !== undefined && component !== null && component !== MODAL_COMPONENT) {
+    return null;
   }
   return { source, message };
 }

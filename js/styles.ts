@@ -50,6 +50,16 @@ export const CONTAINER_PROPERTIES: ReadonlySet<string> = new Set([...COMMON_PROP
 /** The iframe's `display` belongs to `show-iframe` / `hide-iframe`, so it is not here. */
 export const IFRAME_PROPERTIES: ReadonlySet<string> = new Set(COMMON_PROPERTIES);
 
+/**
+ * The interstitial overlay (docs/protocol.md §6.4) takes the iframe styles too,
+ * but never `opacity`: a see-through full-viewport frame would swallow the
+ * notebook's clicks unseen. (`visibility`, `pointer-events` and `display` are in
+ * neither list; the overlay filters them again by this set.)
+ */
+export const MODAL_PROPERTIES: ReadonlySet<string> = new Set(
+  COMMON_PROPERTIES.filter((property) => property !== "opacity"),
+);
+
 const UNITLESS_PROPERTIES: ReadonlySet<string> = new Set(["opacity"]);
 
 /**

@@ -18,7 +18,10 @@ import {
   toJsonSafe,
   type AcceptedMessage,
   type AdTraits,
+  type DimensionsData,
   type JsonObject,
+  type KnownMessageType,
+  type UserEventData,
 } from "./protocol";
 import {
   applyStyles,
@@ -190,7 +193,7 @@ export class AdView implements Claimant {
     const frame = this.frame;
     if (frame === null || !frame.isConnected) return;
     const rect = this.slot.getBoundingClientRect();
-    this.post(frame, "update-dimensions-iframe", {
+    const dimensions: DimensionsData = {
       windowWidth: window.innerWidth,
       windowHeight: window.innerHeight,
       screenWidth: window.screen.width,
@@ -201,7 +204,8 @@ export class AdView implements Claimant {
       containerY: rect.top,
       keyboardHeight: 0,
       code: this.model.get("code"),
-    });
+    };
+    this.post(frame, "update-dimensions-iframe", { ...dimensions });
   };
 
   private readonly onWindowMessage = (event: MessageEvent): void => {
@@ -228,7 +232,8 @@ export class AdView implements Claimant {
     const frame = this.frame;
     if (frame === null) return;
     const inline = source === "inline";
-    switch (type) {
+    // Typed as the official union so that a case naming no official type fails tsc.
+    switch (type as KnownMessageType) {
       case "init-iframe":
         if (inline) this.post(frame, "update-iframe", this.model.get("frame_context") ?? {});
         break;
@@ -300,10 +305,15 @@ export class AdView implements Claimant {
       modalUrlWithParams(modalUrl, isJsonObject(data.componentParams) ? data.componentParams : undefined),
       this.iframeStyles,
       modalTimeoutMs(data.timeout),
-      () => {
-        if (this.modal !== modal) return;
-        this.closeModal();
-        this.model.send({ kind: "modal-timeout" });
+      {
+        onTimeout: () => {
+          if (this.modal !== modal) return;
+          this.closeModal();
+          this.model.send({ kind: "modal-timeout" });
+        },
+        onDismiss: () => {
+          if (this.modal === modal) this.closeModal();
+        },
       },
     );
     this.modal = modal;
@@ -313,9 +323,8 @@ export class AdView implements Claimant {
   private readonly onCustomMessage = (content: unknown): void => {
     if (this.frame === null || !isJsonObject(content) || content.kind !== "user-event") return;
     if (typeof content.name !== "string") return;
-    const data: JsonObject = { name: content.name };
+    const data: UserEventData = { name: content.name, code: this.model.get("code") };
     if (content.payload !== undefined) data.payload = content.payload;
-    data.code = this.model.get("code");
-    this.post(this.frame, "user-event-iframe", data);
+    this.post(this.frame, "user-event-iframe", { ...data });
   };
 }

@@ -1,6 +1,7 @@
 import type { InitializeProps, RenderProps } from "@anywidget/types";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FACTS_SENT_KEY } from "./facts";
+import { CLOSE_LABEL, MODAL_CLASS } from "./modal";
 import type { AdTraits } from "./protocol";
 import {
   dispatchFromFrame,
@@ -70,8 +71,22 @@ function windowOf(frame: HTMLIFrameElement): Window {
   return frame.contentWindow;
 }
 
+function modalRoot(): HTMLElement | null {
+  return document.body.querySelector<HTMLElement>(`:scope > .${MODAL_CLASS}`);
+}
+
 function modalFrame(): HTMLIFrameElement | null {
-  return document.body.querySelector<HTMLIFrameElement>(":scope > iframe");
+  return modalRoot()?.querySelector("iframe") ?? null;
+}
+
+function closeButton(): HTMLButtonElement | null {
+  return modalRoot()?.querySelector("button") ?? null;
+}
+
+function pressKey(key: string): KeyboardEvent {
+  const event = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true });
+  document.body.dispatchEvent(event);
+  return event;
 }
 
 /** Sends `{type, data}` from the view's inline iframe. */
@@ -346,11 +361,10 @@ describe("acceptance checks", () => {
     expect(relayed(other)).toHaveLength(0);
   });
 
-  it("ignores another code, a modal component from the inline frame, and non-protocol data", () => {
+  it("ignores another code and non-protocol data", () => {
     const model = new FakeModel();
     const view = renderView(model);
     fromInline(view, "init-iframe", { code: "otherAd" });
-    fromInline(view, "init-component-iframe", { component: "modal" });
     const inline = windowOf(frameOf(view));
     dispatchFromFrame(inline, "init-iframe");
     dispatchFromFrame(inline, { type: "init" });
@@ -607,11 +621,108 @@ describe("modal", () => {
     expect(modal?.src).toBe(
       `${MODAL_URL}&componentParams=${encodeURIComponent(JSON.stringify({ step: "quiz", n: 2 }))}`,
     );
-    expect(modal?.style.position).toBe("fixed");
-    expect(modal?.style.zIndex).toBe("999999999");
+    const root = modalRoot();
+    expect(root?.style.position).toBe("fixed");
+    expect(root?.style.zIndex).toBe("999999999");
+    expect(root?.style.visibility).toBe("hidden");
+    expect(modal?.style.visibility).toBe("inherit");
     expect(modal?.style.borderRadius).toBe("4px");
-    expect(modal?.style.visibility).toBe("hidden");
     expect(modal?.getAttribute("sandbox")).toContain("allow-scripts");
+  });
+
+  it("never takes the creative's opacity (nor visibility, pointer-events, display)", () => {
+    vi.useFakeTimers();
+    const view = renderView(new FakeModel());
+    fromInline(view, "set-styles-iframe", {
+      iframeStyles: { opacity: 0, visibility: "hidden", pointerEvents: "none", display: "none", borderRadius: "8px" },
+    });
+    expect(frameOf(view).style.opacity).toBe("0");
+    fromInline(view, "open-component-iframe", { component: "modal" });
+    fromModal("init-component-iframe", { component: "modal" });
+    const modal = modalFrame() as HTMLIFrameElement;
+    expect(modal.style.borderRadius).toBe("8px");
+    expect(modal.style.opacity).toBe("");
+    expect(modal.style.pointerEvents).toBe("");
+    expect(modal.style.display).toBe("block");
+    expect(modalRoot()?.style.opacity).toBe("1");
+    expect(modalRoot()?.style.pointerEvents).toBe("auto");
+    expect(modalRoot()?.style.visibility).toBe("visible");
+  });
+
+  it("has a host-owned close button outside the creative's iframe, focused once revealed", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "open-component-iframe", { component: "modal" });
+    const button = closeButton() as HTMLButtonElement;
+    expect(button.tagName).toBe("BUTTON");
+    expect(button.type).toBe("button");
+    expect(button.getAttribute("aria-label")).toBe(CLOSE_LABEL);
+    expect(CLOSE_LABEL).toContain("Close");
+    expect(button.parentElement).toBe(modalRoot());
+    // After the frame in the same wrapper, with a z-index: painted on top of it.
+    expect(button.previousElementSibling).toBe(modalFrame());
+    expect(Number(button.style.zIndex)).toBeGreaterThan(0);
+    fromModal("init-component-iframe", { component: "modal" });
+    expect(document.activeElement).toBe(button);
+    button.click();
+    expect(modalRoot()).toBeNull();
+    expect(document.activeElement).not.toBe(button);
+    vi.advanceTimersByTime(10_000);
+    expect(model.sentOfKind("modal-timeout")).toEqual([]);
+    // The ad can open it again.
+    fromInline(view, "open-component-iframe", { component: "modal" });
+    expect(modalRoot()).not.toBeNull();
+  });
+
+  it("works before the creative is ready too: the close button closes a loading overlay", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "open-component-iframe");
+    closeButton()?.click();
+    expect(modalRoot()).toBeNull();
+    vi.advanceTimersByTime(10_000);
+    expect(model.sentOfKind("modal-timeout")).toEqual([]);
+  });
+
+  it("closes on Escape while the host page has focus, once revealed", () => {
+    vi.useFakeTimers();
+    const view = renderView(new FakeModel());
+    fromInline(view, "open-component-iframe");
+    // Still loading (invisible): Escape stays the notebook's.
+    const early = pressKey("Escape");
+    expect(early.defaultPrevented).toBe(false);
+    expect(modalRoot()).not.toBeNull();
+    fromModal("init-component-iframe");
+    expect(pressKey("Enter").defaultPrevented).toBe(false);
+    expect(modalRoot()).not.toBeNull();
+    const escape = pressKey("Escape");
+    expect(escape.defaultPrevented).toBe(true);
+    expect(modalRoot()).toBeNull();
+    // Its listener went with it.
+    expect(pressKey("Escape").defaultPrevented).toBe(false);
+  });
+
+  it("closes when the ad is destroyed", () => {
+    vi.useFakeTimers();
+    const model = new FakeModel();
+    const view = renderView(model);
+    fromInline(view, "open-component-iframe");
+    fromModal("init-component-iframe");
+    model.set("destroyed", true);
+    expect(modalRoot()).toBeNull();
+    expect(pressKey("Escape").defaultPrevented).toBe(false);
+  });
+
+  it("closes when its view is removed, even once revealed", () => {
+    vi.useFakeTimers();
+    const view = renderView(new FakeModel());
+    fromInline(view, "open-component-iframe");
+    fromModal("init-component-iframe");
+    removeView(view);
+    expect(modalRoot()).toBeNull();
+    expect(pressKey("Escape").defaultPrevented).toBe(false);
   });
 
   it("reveals on init-component-iframe and relays modal messages as modal", () => {
@@ -620,7 +731,7 @@ describe("modal", () => {
     const view = renderView(model);
     fromInline(view, "open-component-iframe", { timeout: 1000 });
     fromModal("init-component-iframe", { component: "modal", code: "inlineAd" });
-    expect(modalFrame()?.style.visibility).toBe("visible");
+    expect(modalRoot()?.style.visibility).toBe("visible");
     vi.advanceTimersByTime(5000);
     expect(modalFrame()).not.toBeNull();
     expect(model.sentOfKind("modal-timeout")).toEqual([]);
@@ -636,7 +747,8 @@ describe("modal", () => {
     const view = renderView(new FakeModel());
     fromInline(view, "open-component-iframe");
     fromInline(view, "init-component-iframe");
-    expect(modalFrame()?.style.visibility).toBe("hidden");
+    fromInline(view, "init-component-iframe", { component: "modal" });
+    expect(modalRoot()?.style.visibility).toBe("hidden");
   });
 
   it("rejects a modal message claiming another component", () => {
@@ -645,7 +757,7 @@ describe("modal", () => {
     const view = renderView(model);
     fromInline(view, "open-component-iframe");
     fromModal("init-component-iframe", { component: "inline" });
-    expect(modalFrame()?.style.visibility).toBe("hidden");
+    expect(modalRoot()?.style.visibility).toBe("hidden");
     expect(model.sentOfKind("frame-message").filter((m) => m.source === "modal")).toEqual([]);
   });
 
@@ -690,7 +802,7 @@ describe("modal", () => {
     const view = renderView(model);
     fromInline(view, "open-component-iframe");
     removeView(view);
-    expect(modalFrame()).toBeNull();
+    expect(modalRoot()).toBeNull();
     expect(vi.getTimerCount()).toBe(0);
   });
 

@@ -151,8 +151,11 @@ class FrameProtocol:
         code = data.get("code")
         if code is not None and code != self.code:
             return FrameOutcome()
+        # docs/protocol.md 6.1 rule 3: only the modal's handler has a component to
+        # check; the inline frame's accepts any (the official builder puts
+        # component "modal" in the inline frame's own open-component-iframe).
         component = data.get("component")
-        if component is not None and (component != "modal" or source != "modal"):
+        if source == "modal" and component is not None and component != "modal":
             return FrameOutcome()
         return self._dispatch(kind, data)
 

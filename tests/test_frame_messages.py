@@ -147,8 +147,23 @@ def test_modal_errors_and_timeout() -> None:
 def test_code_and_component_checks() -> None:
     frame = protocol()
     assert frame.handle(msg("init-iframe", code="otherAd")).events == []
-    assert frame.handle(msg("error-component-iframe", component="modal"), "inline").events == []
     assert frame.handle(msg("error-component-iframe", component="drawer"), "modal").events == []
+    assert frame.handle(msg("error-component-iframe", component="skoverlay"), "modal").events == []
+
+
+def test_inline_handler_accepts_any_component() -> None:
+    """docs/protocol.md 6.1 rule 3, as sdk-common's handleIframeMessage: the inline
+    handler has no component, so messages naming one (the official builder's
+    open-component-iframe, event-iframe from emitAdEvent) are not dropped."""
+    frame = protocol()
+    modal_error = kw.AdError(message="Modal component error", err_code="modal_component_error")
+    for component in ("modal", "skoverlay"):
+        outcome = frame.handle(msg("error-component-iframe", component=component), "inline")
+        assert outcome.events == [modal_error]
+    assert frame.handle(msg("error-component-iframe"), "modal").events == [modal_error]
+    assert frame.handle(msg("error-component-iframe", component="modal"), "modal").events == [
+        modal_error
+    ]
 
 
 @pytest.mark.parametrize(

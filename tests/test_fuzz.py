@@ -586,13 +586,17 @@ def check_frame_outcome(outcome: Any, message: object) -> None:
         assert outcome.visible is None
 
 
-def test_modal_errors_need_the_modal_source() -> None:
+def test_only_the_modal_handler_checks_the_component() -> None:
+    """Section 6.1 rule 3: the modal's handler drops another component's traffic;
+    the inline frame's handler has no component and accepts any."""
     protocol = FrameProtocol(OWN_CODE, OWN_MESSAGE)
+    error = [AdError(message="Modal component error", err_code="modal_component_error")]
     message = {"type": "error-component-iframe", "data": {"component": "modal"}}
-    assert protocol.handle(message, "inline").events == []
-    assert protocol.handle(message, "modal").events == [
-        AdError(message="Modal component error", err_code="modal_component_error")
-    ]
+    assert protocol.handle(message, "inline").events == error
+    assert protocol.handle(message, "modal").events == error
+    other = {"type": "error-component-iframe", "data": {"component": "skoverlay"}}
+    assert protocol.handle(other, "modal").events == []
+    assert protocol.handle(other, "inline").events == error
 
 
 def test_message_timestamps_far_from_now_keep_the_wire_format() -> None:
