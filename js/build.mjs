@@ -29,7 +29,15 @@ const result = await build({
   define: { "define.amd": "false" },
   banner: { js: "// kontext-widget front end. Generated from js/ by `npm run build`; do not edit." },
   logLevel: "warning",
+  metafile: true,
 });
+
+// The official SDK is a reference for tests and types only (type-only imports in js/).
+const leaked = Object.keys(result.metafile.inputs).filter((input) => input.includes("node_modules/"));
+if (leaked.length > 0) {
+  console.error(`the bundle must not contain dependencies, found: ${leaked.join(", ")}`);
+  process.exit(1);
+}
 
 const bundle = result.outputFiles[0].contents;
 const shown = relative(root, outfile);

@@ -60,6 +60,23 @@ export interface DimensionsData {
   code: string;
 }
 
+/** A message in `update-iframe` (§6.3, §11); `createdAt` is the wire's ISO-8601 string. */
+export interface FrameContextMessage {
+  id: string;
+  role: "user" | "assistant";
+  content: string;
+  createdAt: string;
+}
+
+/** `update-iframe` data: the `frame_context` trait Python keeps current (§11). */
+export interface FrameContext {
+  messages: FrameContextMessage[];
+  sdk: "sdk-js";
+  code: string;
+  messageId: string;
+  otherParams: { theme?: string };
+}
+
 /** `user-event-iframe` as this host posts it (§6.3). */
 export interface UserEventData {
   name: string;

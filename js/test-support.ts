@@ -1,19 +1,20 @@
 /** Test doubles shared by the js/*.test.ts files; never bundled. */
 
 import type { AnyModel } from "@anywidget/types";
-import { isJsonObject, type AdTraits, type JsonObject } from "./protocol";
+import { isJsonObject, type AdTraits, type FrameContext, type JsonObject } from "./protocol";
 
 export const SERVER_ORIGIN = "http://127.0.0.1:8123";
 export const IFRAME_URL = `${SERVER_ORIGIN}/api/frame/bid-1?code=inlineAd&messageId=m1&sdk=sdk-js`;
 export const MODAL_URL = `${SERVER_ORIGIN}/api/modal/bid-1?code=inlineAd&messageId=m1&sdk=sdk-js`;
 
+/** What Python's `Session._frame_context_locked` builds, typed as the host's `FrameContext`. */
 export const FRAME_CONTEXT: JsonObject = {
   messages: [{ id: "m1", role: "assistant", content: "Hi", createdAt: "2025-01-01T00:00:00.000Z" }],
   sdk: "sdk-js",
   code: "inlineAd",
   messageId: "m1",
   otherParams: {},
-};
+} satisfies FrameContext;
 
 // Backbone handlers take whatever the event carries, as in @anywidget/types.
 type Handler = (...args: any[]) => void;

@@ -247,8 +247,9 @@ export class AdView implements Claimant {
         break;
       case "hide-iframe":
       case "error-iframe":
-        // §11: an erroring ad hides itself and stays destroyable.
+        // §11: an erroring ad hides itself and stays destroyable; an erroring modal closes.
         if (inline) this.hideFrame(frame, type === "error-iframe");
+        else if (type === "error-iframe") this.closeModal();
         break;
       case "set-styles-iframe":
         if (inline) this.setStyles(frame, data);
