@@ -9,6 +9,7 @@
  */
 
 import {
+  emitAdEvent,
   handleIframeMessage,
   makeIframeMessage,
   type IframeMessage,
@@ -391,5 +392,73 @@ describe("host → frame messages, through sdk-common handleIframeMessage", () =
     expect(dimensions.code).toBe(CODE);
 
     expect(byType.get("user-event-iframe")).toEqual({ name: "user.typing.started", code: CODE });
+  });
+});
+
+describe("the official lifecycle, as Python receives it", () => {
+  const BID_ID = "0190f3c2-7d1e-7a6b-9c3d-2f4e5a6b7c8d";
+  const CONTENT = "Trail shoes";
+
+  /** What sdk-common's `emitAdEvent` posts (it posts to `window.parent` with "*"). */
+  function emitted(name: string, opts: { payload?: Record<string, unknown>; component?: "modal" }): unknown {
+    const captured: unknown[] = [];
+    vi.spyOn(window.parent, "postMessage").mockImplementation((message: unknown) => {
+      captured.push(message);
+    });
+    emitAdEvent(name, { code: CODE, ...opts });
+    vi.mocked(window.parent.postMessage).mockRestore();
+    expect(captured).toHaveLength(1);
+    return captured[0];
+  }
+
+  /**
+   * tests/fixtures/sdk_common_lifecycle.json: one ad's life in official messages,
+   * as the relay hands them to Python (a JSON copy), for tests/test_frame_messages.py.
+   * Written by `npx vitest run -u`; a plain run fails if sdk-common builds anything else.
+   */
+  it("is the committed fixture", async () => {
+    const viewed = { id: BID_ID, content: CONTENT, messageId: "a1", format: "inline" };
+    const clickUrl = `${SERVER_ORIGIN}/api/click/${BID_ID}?area=cta`;
+    const clicked = { ...viewed, url: clickUrl, area: "cta" };
+    const steps: [string, Source, unknown][] = [
+      ["init", "inline", makeIframeMessage("init-iframe", { code: CODE })],
+      ["render-started", "inline", emitted("ad.render-started", { payload: { id: BID_ID } })],
+      ["resize", "inline", makeIframeMessage("resize-iframe", { data: { height: 120 }, code: CODE })],
+      ["show", "inline", makeIframeMessage("show-iframe", { code: CODE })],
+      ["ad-done", "inline", makeIframeMessage("ad-done-iframe", { data: { id: BID_ID, content: CONTENT, messageId: "a1" }, code: CODE })],
+      ["render-completed", "inline", emitted("ad.render-completed", { payload: { id: BID_ID } })],
+      ["view", "inline", makeIframeMessage("view-iframe", { data: { id: BID_ID, content: CONTENT, messageId: "a1" }, code: CODE })],
+      ["viewed", "inline", emitted("ad.viewed", { payload: viewed })],
+      ["click", "inline", makeIframeMessage("click-iframe", { data: { id: BID_ID, content: CONTENT, messageId: "a1", url: clickUrl }, code: CODE })],
+      ["clicked", "inline", emitted("ad.clicked", { payload: clicked })],
+      [
+        "open-component",
+        "inline",
+        makeIframeMessage("open-component-iframe", { data: { timeout: 5000, componentParams: { step: 1 } }, code: CODE, component: "modal" }),
+      ],
+      ["init-component", "modal", makeIframeMessage("init-component-iframe", { code: CODE, component: "modal" })],
+      ["modal-clicked", "modal", emitted("ad.clicked", {
+          payload: { ...clicked, url: clickUrl.replace("=cta", "=interstitial"), area: "interstitial" },
+          component: "modal",
+        })],
+      ["ad-done-component", "modal", makeIframeMessage("ad-done-component-iframe", { code: CODE, component: "modal" })],
+      ["error-component", "modal", makeIframeMessage("error-component-iframe", { code: CODE, component: "modal" })],
+      ["close-component", "modal", makeIframeMessage("close-component-iframe", { code: CODE, component: "modal" })],
+      ["video-started", "inline", emitted("video.started", { payload: { id: BID_ID } })],
+      ["video-completed", "inline", emitted("video.completed", { payload: { id: BID_ID } })],
+      ["reward-granted", "inline", emitted("reward.granted", { payload: { id: BID_ID } })],
+      ["retire", "inline", makeIframeMessage("retire-iframe", { code: CODE })],
+      ["hide", "inline", makeIframeMessage("hide-iframe", { code: CODE })],
+      ["error", "inline", makeIframeMessage("error-iframe", { code: CODE })],
+      ["other-code", "inline", makeIframeMessage("resize-iframe", { data: { height: 999 }, code: "otherAd" })],
+    ];
+    const fixture = steps.map(([step, source, message]) => ({
+      step,
+      source,
+      message: JSON.parse(JSON.stringify(message)) as unknown,
+    }));
+    await expect(`${JSON.stringify(fixture, null, 2)}\n`).toMatchFileSnapshot(
+      "../tests/fixtures/sdk_common_lifecycle.json",
+    );
   });
 });

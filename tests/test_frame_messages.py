@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 import kontext_widget as kw
@@ -188,3 +191,50 @@ def test_unknown_and_measurement_types_are_ignored() -> None:
 
 def test_missing_data_means_empty_object() -> None:
     assert protocol().handle({"type": "show-iframe"}).visible is True
+
+
+def test_the_official_web_sdk_lifecycle() -> None:
+    """One ad's life in messages built by the official web SDK's own code
+    (@kontextso/sdk-common makeIframeMessage / emitAdEvent), as the front end
+    relays them; the fixture is checked against sdk-common by js/conformance.test.ts."""
+    fixture = Path(__file__).parent / "fixtures" / "sdk_common_lifecycle.json"
+    steps = json.loads(fixture.read_text(encoding="utf-8"))
+    frame = protocol()
+    outcomes = {step["step"]: frame.handle(step["message"], step["source"]) for step in steps}
+    assert all(outcome.report is None for outcome in outcomes.values()), outcomes
+
+    def clicked(area: str) -> kw.Clicked:
+        url = f"http://127.0.0.1:8123/api/click/{BID.bid_id}?area={area}"
+        return kw.Clicked(
+            bid_id=BID.bid_id,
+            content="Trail shoes",
+            message_id="a1",
+            url=url,
+            format="inline",
+            area=area,
+        )
+
+    viewed = kw.Viewed(
+        bid_id=BID.bid_id, content="Trail shoes", message_id="a1", format="inline", revenue=0.25
+    )
+    expected_events: dict[str, list[kw.AdEvent]] = {
+        "init": [kw.RenderStarted(bid_id=BID.bid_id)],
+        "resize": [kw.AdHeight(bid_id=BID.bid_id, message_id="a1", height=120.0)],
+        "ad-done": [kw.RenderCompleted(bid_id=BID.bid_id)],
+        "viewed": [viewed],
+        "clicked": [clicked("cta")],
+        "modal-clicked": [clicked("interstitial")],
+        "error-component": [
+            kw.AdError(message="Modal component error", err_code="modal_component_error")
+        ],
+        "video-started": [kw.VideoStarted(bid_id=BID.bid_id)],
+        "video-completed": [kw.VideoCompleted(bid_id=BID.bid_id)],
+        "reward-granted": [kw.RewardGranted(bid_id=BID.bid_id)],
+        "error": [kw.AdError(message="iframe error", err_code="iframe_error")],
+    }
+    assert {step: outcome.events for step, outcome in outcomes.items()} == {
+        step: expected_events.get(step, []) for step in outcomes
+    }
+    assert outcomes["show"].visible is True
+    assert (outcomes["hide"].visible, outcomes["hide"].height) == (False, 0.0)
+    assert outcomes["other-code"].height is None
