@@ -18,7 +18,7 @@ import {
   type IframeMessages,
 } from "@kontextso/sdk-common";
 import type { RenderProps } from "@anywidget/types";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { MODAL_CLASS } from "./modal";
 import type { AdTraits, JsonObject } from "./protocol";
 import { dispatchFromFrame, FakeModel, FRAME_CONTEXT, MODAL_URL, SERVER_ORIGIN } from "./test-support";
@@ -160,6 +160,10 @@ class Harness {
   constructor() {
     document.body.append(this.el);
     this.cleanup = widget.render({ model: this.model, el: this.el, signal: this.controller.signal } as unknown as RenderProps<AdTraits>);
+  }
+
+  /** Again for every baseline: vitest restores mocks after each test (`restoreMocks`). */
+  private spy(): void {
     vi.spyOn(this.inlineWindow, "postMessage").mockImplementation((message: unknown) => {
       this.posted.push(String((message as JsonObject).type));
     });
@@ -194,19 +198,23 @@ class Harness {
   }
 
   /**
-   * Shown at 50 px, unstyled, with a fresh interstitial loading, through official
+   * Shown at 50 px, unstyled, with an interstitial loading, through official
    * messages (styles are reset directly: no message can unset them).
    */
   baseline(): void {
+    this.spy();
     (this.frame.parentElement as HTMLElement).style.removeProperty("padding");
     this.frame.style.removeProperty("border-radius");
     this.send("inline", makeIframeMessage("init-iframe", { code: CODE }));
     this.send("inline", makeIframeMessage("resize-iframe", { data: { height: 50 }, code: CODE }));
     this.send("inline", makeIframeMessage("show-iframe", { code: CODE }));
-    this.send(
-      "inline",
-      makeIframeMessage("open-component-iframe", { data: { timeout: 60_000 }, code: CODE, component: "modal" }),
-    );
+    // A still-loading overlay is the baseline already (creating iframes is what costs in jsdom).
+    if (this.modalRoot?.style.visibility !== "hidden") {
+      this.send(
+        "inline",
+        makeIframeMessage("open-component-iframe", { data: { timeout: 60_000 }, code: CODE, component: "modal" }),
+      );
+    }
     this.state();
     this.posted.length = 0;
     this.opened.length = 0;
@@ -245,7 +253,7 @@ class Harness {
 
 const harnesses: Harness[] = [];
 
-/** A new host; the previous one goes first (one iframe per bid URL). */
+/** A new host in its baseline; the previous one goes first (one iframe per bid URL). */
 function harness(): Harness {
   for (const previous of harnesses.splice(0)) previous.dispose();
   const created = new Harness();
@@ -254,9 +262,20 @@ function harness(): Harness {
   return created;
 }
 
+/** The host of the previous test if there is one: creating iframes is what costs in jsdom. */
+function reusedHarness(): Harness {
+  const [current] = harnesses;
+  if (current === undefined) return harness();
+  current.baseline();
+  return current;
+}
+
 afterEach(() => {
-  for (const created of harnesses.splice(0)) created.dispose();
   vi.useRealTimers();
+});
+
+afterAll(() => {
+  for (const created of harnesses.splice(0)) created.dispose();
   document.body.replaceChildren();
 });
 
@@ -265,7 +284,7 @@ describe("every official frame → host message (sdk-common makeIframeMessage)",
     for (const source of ["inline", "modal"] as const) {
       it(`${type} from the ${source} frame`, () => {
         vi.useFakeTimers();
-        const host = harness();
+        const host = reusedHarness();
         for (const variant of VARIANTS) {
           host.baseline();
           const before = host.state();
@@ -292,7 +311,7 @@ describe("every official frame → host message (sdk-common makeIframeMessage)",
 
   it("ignores every official type carrying another placement's code", () => {
     vi.useFakeTimers();
-    const host = harness();
+    const host = reusedHarness();
     for (const type of TYPES) {
       for (const source of ["inline", "modal"] as const) {
         host.baseline();
