@@ -21,7 +21,6 @@ from .ad_checks import (
     EXPECT_TIMEOUT_MS,
     check_render_events_reached_python,
     render_and_check_mounted,
-    wait_for_js_value,
 )
 from .conformance_server import ConformanceAdServer, start_conformance_server
 from .jupyter import NotebookPage
@@ -232,5 +231,4 @@ def test_official_sdk_messages_drive_the_widget_in_jupyterlab(
     # Python got no error from any of it, and the page threw nothing.
     errors = notebook_spec.log.events("ad.error")
     assert errors == [], errors
-    assert wait_for_js_value(page, "document.readyState") == "complete"
     assert browser_context.page_errors() == []
