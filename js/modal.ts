@@ -47,9 +47,13 @@ export interface ModalCallbacks {
   onDismiss: () => void;
 }
 
-/** Sets inline styles; `all: initial` first so that no page stylesheet reaches the element. */
-function setStyles(element: HTMLElement, styles: Readonly<Record<string, string>>): void {
-  element.style.setProperty("all", "initial");
+/**
+ * Sets inline styles, with `all: initial` first (unless `keepFocusRing`) so that
+ * no page stylesheet reaches the element. The close button keeps the browser's
+ * focus ring: `all` would reset it too.
+ */
+function setStyles(element: HTMLElement, styles: Readonly<Record<string, string>>, keepFocusRing = false): void {
+  if (!keepFocusRing) element.style.setProperty("all", "initial");
   for (const [property, value] of Object.entries(styles)) element.style.setProperty(property, value);
 }
 
@@ -102,6 +106,8 @@ const CLOSE_STYLES: Readonly<Record<string, string>> = {
   visibility: "inherit",
   "pointer-events": "auto",
   "box-shadow": "0 1px 4px rgba(0, 0, 0, 0.5)",
+  transform: "none",
+  filter: "none",
 };
 
 export class ModalOverlay {
@@ -144,7 +150,7 @@ export class ModalOverlay {
     close.setAttribute("aria-label", CLOSE_LABEL);
     close.title = CLOSE_LABEL;
     close.textContent = "\u00d7";
-    setStyles(close, CLOSE_STYLES);
+    setStyles(close, CLOSE_STYLES, true);
     const signal = this.listeners.signal;
     close.addEventListener("click", () => this.callbacks.onDismiss(), { signal });
     // Capture on window: ahead of the notebook's own Escape handling (leaving edit mode).
