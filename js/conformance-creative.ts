@@ -14,6 +14,10 @@ import { emitAdEvent, handleIframeMessage, makeIframeMessage, type IframeMessage
 declare global {
   interface Window {
     __received: string[];
+    /** For the tests: what the offer button does, without a reader's click. */
+    __openInterstitial: () => void;
+    /** For the tests: an official `resize-iframe`, e.g. as a positive control. */
+    __resize: (height: number) => void;
   }
 }
 
@@ -61,6 +65,20 @@ function click(area: string, component?: "modal"): void {
   });
 }
 
+/** Exactly what the official builder makes: component "modal" inside data. */
+function openInterstitial(): void {
+  post(
+    makeIframeMessage("open-component-iframe", {
+      data: { timeout: 5000, componentParams: { bidId } },
+      code,
+      component: "modal",
+    }),
+  );
+}
+
+window.__openInterstitial = openInterstitial;
+window.__resize = (height) => post(makeIframeMessage("resize-iframe", { data: { height }, code }));
+
 function renderInline(message: IframeMessage<"update-iframe">): void {
   const lastUser = [...(message.data.messages ?? [])].reverse().find((m) => m.role === "user");
   const cta = element("a", { className: "cta", href: "#", textContent: "Shop now" });
@@ -69,16 +87,7 @@ function renderInline(message: IframeMessage<"update-iframe">): void {
     click("cta");
   });
   const open = element("button", { className: "open-interstitial", type: "button", textContent: "Open offer" });
-  open.addEventListener("click", () => {
-    // Exactly what the official builder makes: component "modal" inside data.
-    post(
-      makeIframeMessage("open-component-iframe", {
-        data: { timeout: 5000, componentParams: { bidId } },
-        code,
-        component: "modal",
-      }),
-    );
-  });
+  open.addEventListener("click", openInterstitial);
   document.body.replaceChildren(
     element(
       "div",

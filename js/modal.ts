@@ -185,14 +185,19 @@ export class ModalOverlay {
     this.closeButton.focus({ preventScroll: true });
   }
 
-  close(): void {
+  /**
+   * Removes the overlay. Focus it held goes back where it was, except after the
+   * reader's own dismissal (`restoreFocus` false): it must not land in the ad's
+   * frame, which `ReopenGate` reads as the reader turning to the ad again.
+   */
+  close(restoreFocus = true): void {
     this.cancelTimer();
     this.listeners.abort();
     const hadFocus = this.root.contains(document.activeElement);
     this.root.remove();
     const previous = this.previousFocus;
     this.previousFocus = null;
-    if (hadFocus && previous instanceof HTMLElement && previous.isConnected) {
+    if (restoreFocus && hadFocus && previous instanceof HTMLElement && previous.isConnected) {
       previous.focus({ preventScroll: true });
     }
   }
@@ -208,5 +213,27 @@ export class ModalOverlay {
   private cancelTimer(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+}
+
+/**
+ * Once the reader has closed an interstitial with the host's control, the ad may
+ * open another only after the reader turned to it again (focus inside its inline
+ * frame: a click or Tab into the ad). Otherwise a creative could reopen the
+ * overlay as soon as it is closed, in a loop the reader cannot leave.
+ */
+export class ReopenGate {
+  private closedByReader = false;
+
+  readerClosed(): void {
+    this.closedByReader = true;
+  }
+
+  /** Whether `open-component-iframe` from `inlineFrame` may open the overlay now. */
+  allows(inlineFrame: HTMLIFrameElement): boolean {
+    if (!this.closedByReader) return true;
+    if (document.activeElement !== inlineFrame) return false;
+    this.closedByReader = false;
+    return true;
   }
 }

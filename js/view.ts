@@ -9,7 +9,7 @@ import type { AnyModel } from "@anywidget/types";
 import { handleClick, openInNewTab } from "./click";
 import { applyFrameAttributes } from "./frame";
 import type { Liveness } from "./liveness";
-import { ModalOverlay, modalTimeoutMs, modalUrlWithParams } from "./modal";
+import { ModalOverlay, modalTimeoutMs, modalUrlWithParams, ReopenGate } from "./modal";
 import type { Claimant, OwnershipRegistry } from "./ownership";
 import {
   acceptMessage,
@@ -52,6 +52,7 @@ export class AdView implements Claimant {
   readonly slot: HTMLDivElement;
   private frame: HTMLIFrameElement | null = null;
   private modal: ModalOverlay | null = null;
+  private readonly reopenGate = new ReopenGate();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private iframeStyles: StyleDeclaration[] = [];
   private joinedKey = "";
@@ -258,7 +259,7 @@ export class AdView implements Claimant {
         this.click(data);
         break;
       case "open-component-iframe":
-        if (inline) this.openModal(data);
+        if (inline && this.reopenGate.allows(frame)) this.openModal(data);
         break;
       case "init-component-iframe":
         if (!inline) this.modal?.reveal();
@@ -313,7 +314,10 @@ export class AdView implements Claimant {
           this.model.send({ kind: "modal-timeout" });
         },
         onDismiss: () => {
-          if (this.modal === modal) this.closeModal();
+          if (this.modal !== modal) return;
+          this.reopenGate.readerClosed();
+          this.modal = null;
+          modal.close(false);
         },
       },
     );

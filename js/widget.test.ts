@@ -670,8 +670,33 @@ describe("modal", () => {
     expect(document.activeElement).not.toBe(button);
     vi.advanceTimersByTime(10_000);
     expect(model.sentOfKind("modal-timeout")).toEqual([]);
-    // The ad can open it again.
+    // The ad can open it again once the reader turns to it (focus in its frame).
+    frameOf(view).focus();
     fromInline(view, "open-component-iframe", { component: "modal" });
+    expect(modalRoot()).not.toBeNull();
+  });
+
+  it("does not let the ad reopen it by itself after the reader closed it", () => {
+    vi.useFakeTimers();
+    const view = renderView(new FakeModel());
+    const frame = frameOf(view);
+    frame.focus(); // the reader clicked the ad's offer
+    fromInline(view, "open-component-iframe");
+    fromModal("init-component-iframe");
+    pressKey("Escape");
+    expect(modalRoot()).toBeNull();
+    // Focus did not go back into the ad: an automatic reopen is refused ...
+    expect(document.activeElement).not.toBe(frame);
+    fromInline(view, "open-component-iframe");
+    expect(modalRoot()).toBeNull();
+    // ... until the reader clicks or tabs into the ad again.
+    frame.focus();
+    fromInline(view, "open-component-iframe");
+    expect(modalRoot()).not.toBeNull();
+    // Closed by the creative, not the reader: the ad may reopen freely.
+    fromModal("close-component-iframe", { component: "modal" });
+    (document.activeElement as HTMLElement | null)?.blur();
+    fromInline(view, "open-component-iframe");
     expect(modalRoot()).not.toBeNull();
   });
 

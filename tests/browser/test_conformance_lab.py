@@ -177,6 +177,17 @@ def test_official_sdk_messages_drive_the_widget_in_jupyterlab(
     expect(root).to_have_count(0, timeout=EXPECT_TIMEOUT_MS)
     expect(ad.iframe).to_be_visible()
 
+    # Closed by the reader, it does not come back by itself: the ad's own request,
+    # with no click in the ad since, is refused. (A resize posted after it is the
+    # positive control: once it applied, the request before it was handled.)
+    height = ad.iframe.evaluate("f => parseFloat(f.style.height)")
+    ad.frame.evaluate("() => window.__openInterstitial()")
+    ad.frame.evaluate("(h) => window.__resize(h)", 77)
+    expect(ad.iframe).to_have_css("height", "77px")
+    expect(page.locator(".kontext-ad-modal")).to_have_count(0)
+    ad.frame.evaluate("(h) => window.__resize(h)", height)
+    expect(ad.iframe).to_have_css("height", f"{height:g}px")
+
     # Escape, while the host page has focus (the close button took it on reveal);
     # in the dark theme, for a look at the close button there (throwaway screenshot).
     page.evaluate(_DARK_THEME_JS)
