@@ -262,8 +262,12 @@ def test_interstitial_opens_a_modal_that_closes(
     page, bid_id = open_ad(browser, host, server, "interstitialAd")
     try:
         opened = wait_for_message(page, "open-component-iframe")["message"]["data"]
-        assert opened["timeout"] == 5000
-        assert opened["componentParams"] == {"bidId": bid_id}
+        assert opened == {
+            "timeout": 5000,
+            "componentParams": {"bidId": bid_id},
+            "code": "interstitialAd",
+            "component": "modal",
+        }
         init = wait_for_message(page, "init-component-iframe")
         assert init["source"] == "modal"
         assert init["message"]["data"] == {"code": "interstitialAd", "component": "modal"}

@@ -327,7 +327,13 @@
     watchVisibility(card);
     if (format === "interstitial" && !state.modalRequested) {
       state.modalRequested = true;
-      post("open-component-iframe", { timeout: 5000, componentParams: { bidId: bidId } });
+      // As the official builder (sdk-common makeIframeMessage) sends it from the
+      // inline frame: component "modal" inside data (docs/protocol.md 6.1).
+      post("open-component-iframe", {
+        timeout: 5000,
+        componentParams: { bidId: bidId },
+        component: "modal",
+      });
     }
   }
 
