@@ -167,10 +167,6 @@ export class ModalOverlay {
     document.body.append(root);
   }
 
-  get isRevealed(): boolean {
-    return this.revealed;
-  }
-
   /**
    * `init-component-iframe`: the creative is ready. Focus moves to the close
    * button (the dialog pattern), so Escape works at once and keyboard users
