@@ -54,6 +54,12 @@ MAX_URL_LENGTH = 2048
 # REPORT_WINDOW / REPORT_BURST seconds (10 a minute).
 REPORT_BURST = 10
 REPORT_WINDOW = 60.0
+# The inline frame's own state (docs/protocol.md 6.2): the front end acts on these
+# only from the inline frame, so the modal cannot move Python's height or
+# visibility either. A modal's error-iframe counts as a modal component error.
+_INLINE_ONLY = frozenset(
+    {"init-iframe", "resize-iframe", "show-iframe", "hide-iframe", "ad-done-iframe"}
+)
 
 _BID_ONLY_EVENTS: dict[str, type[VideoStarted | VideoCompleted | RewardGranted]] = {
     "video.started": VideoStarted,
@@ -157,6 +163,10 @@ class FrameProtocol:
         component = data.get("component")
         if source == "modal" and component is not None and component != "modal":
             return FrameOutcome()
+        if source == "modal" and kind in _INLINE_ONLY:
+            return FrameOutcome()
+        if source == "modal" and kind == "error-iframe":
+            kind = "error-component-iframe"
         return self._dispatch(kind, data)
 
     def modal_timeout(self) -> FrameOutcome:

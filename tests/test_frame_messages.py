@@ -154,6 +154,35 @@ def test_code_and_component_checks() -> None:
     assert frame.handle(msg("error-component-iframe", component="skoverlay"), "modal").events == []
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        msg("init-iframe"),
+        msg("resize-iframe", height=999),
+        msg("show-iframe"),
+        msg("hide-iframe"),
+        msg("ad-done-iframe", component="modal"),
+    ],
+)
+def test_the_modal_cannot_change_the_inline_ad(message: dict[str, object]) -> None:
+    """As in the front end, these act only from the inline frame."""
+    outcome = protocol().handle(message, "modal")
+    assert (outcome.events, outcome.height, outcome.visible, outcome.report) == (
+        [],
+        None,
+        None,
+        None,
+    )
+
+
+def test_error_iframe_from_the_modal_is_a_modal_error() -> None:
+    outcome = protocol().handle(msg("error-iframe", component="modal"), "modal")
+    assert outcome.events == [
+        kw.AdError(message="Modal component error", err_code="modal_component_error")
+    ]
+    assert (outcome.height, outcome.visible) == (None, None)
+
+
 def test_inline_handler_accepts_any_component() -> None:
     """docs/protocol.md 6.1 rule 3, as sdk-common's handleIframeMessage: the inline
     handler has no component, so messages naming one (the official builder's
