@@ -24,6 +24,7 @@ from .ad_checks import (
 )
 from .conformance_server import ConformanceAdServer, start_conformance_server
 from .jupyter import NotebookPage
+from .kit_checks import set_lab_theme
 from .notebooks import NotebookSpec, render_cell, session_cell, user_message_cell, write_notebook
 from .pages import VIEWPORT, BrowserTab
 
@@ -34,10 +35,6 @@ ASSISTANT_TEXT = "Look for a sticky rubber outsole with deep lugs."
 SESSION, USER, RENDER, REDISPLAY, DESTROY = range(5)
 SCREENSHOT = "/tmp/kontext-conformance-interstitial.png"
 SCREENSHOT_DARK = "/tmp/kontext-conformance-interstitial-dark.png"
-
-_DARK_THEME_JS = """
-() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})
-"""
 
 _CLEAR_OUTPUT_JS = """
 async (index) => {
@@ -190,8 +187,7 @@ def test_official_sdk_messages_drive_the_widget_in_jupyterlab(
 
     # Escape, while the host page has focus (the close button took it on reveal);
     # in the dark theme, for a look at the close button there (throwaway screenshot).
-    page.evaluate(_DARK_THEME_JS)
-    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+    set_lab_theme(page, "JupyterLab Dark")
     root, _ = _open_interstitial(notebook, ad.frame)
     expect(close).to_be_focused()
     page.screenshot(path=SCREENSHOT_DARK)
