@@ -54,7 +54,7 @@ export type ModalComponentIsOfficial = Assert<Extends<typeof MODAL_COMPONENT, Co
 export type DimensionsAreOfficial = Assert<
   All<
     | Extends<DimensionsData, IframeMessageData<"update-dimensions-iframe">>
-    // screenWidth/screenHeight are the native SDKs' additions (docs/differences-from-web-sdk.md).
+    // screenWidth/screenHeight are the native SDKs' additions (docs/protocol.md §12).
     | KeysWithin<Omit<DimensionsData, "screenWidth" | "screenHeight">, IframeMessageData<"update-dimensions-iframe">>
   >
 >;

@@ -8,7 +8,7 @@
  * creative's: a host-owned wrapper holds the frame and a real close button
  * outside it, the creative's styles never reach `opacity`, `visibility`,
  * `pointer-events` or `display`, and Escape closes it while the host page has
- * focus. The official web SDK has none of this (docs/differences-from-web-sdk.md).
+ * focus. The official web SDK has none of this (docs/protocol.md §12).
  */
 
 import { isJsonObject } from "./protocol";
