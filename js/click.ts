@@ -7,6 +7,13 @@
  * notebook's URL. The price: with `noopener` `window.open` returns null even when
  * it worked, so a popup blocker cannot be detected; "failed" here means a refused
  * or unparsable URL, or `window.open` throwing (see js/README.md).
+ *
+ * Hosts that render outputs in a frame without `allow-popups` (VS Code's notebook
+ * webview) block `window.open` but take over clicks on links: their document
+ * listener sees the anchor, cancels the click and opens the URL itself (VS Code:
+ * in the system browser). So the URL is first offered to the page as a click on a
+ * real `<a target=_blank rel="noopener noreferrer">`; only if nobody took it does
+ * `window.open` run (see `openInNewTab`).
  */
 
 /** Longest URL echoed back to Python in `click-failed` (a `data:` URL can be huge). */
@@ -87,7 +94,48 @@ export function handleClick(data: Record<string, unknown>, target: ClickTarget):
   return { status: "failed", url: url.slice(0, MAX_REPORTED_URL_LENGTH), reason };
 }
 
-/** The real opener: a new tab with no opener and no referrer. */
-export function openInNewTab(url: string): void {
-  window.open(url, "_blank", "noopener,noreferrer");
+/** The anchor's `rel`: the same guarantees as `window.open`'s features below. */
+export const LINK_REL = "noopener noreferrer";
+
+/**
+ * The real opener: a new tab with no opener and no referrer.
+ *
+ * A hidden `<a href=url target=_blank rel="noopener noreferrer">` is clicked in
+ * the view's document first. A host that handles link clicks itself cancels that
+ * click (VS Code's notebook webview turns it into "open in the system browser",
+ * where `window.open` is blocked by the sandbox); then we do nothing more. If the
+ * click reaches the window uncancelled, no host took it: we cancel it and call
+ * `window.open` as every browser host did before, so nothing changes there. A host
+ * that stops the click without cancelling it leaves the browser to follow the
+ * link, which has the same `noopener noreferrer` guarantees. Either way the URL
+ * is opened at most once, and only http(s) URLs get here (`openableUrl`).
+ */
+export function openInNewTab(url: string, view: Window = window): void {
+  const document = view.document;
+  const link = document.createElement("a");
+  link.href = url;
+  link.target = "_blank";
+  link.rel = LINK_REL;
+  link.hidden = true;
+  // An exception in a listener does not reach `click()`'s caller: carry it out by hand.
+  let failure: { error: unknown } | null = null;
+  const openIfUntaken = (event: Event): void => {
+    if (event.target !== link || event.defaultPrevented) return;
+    event.preventDefault();
+    try {
+      view.open(url, "_blank", "noopener,noreferrer");
+    } catch (error) {
+      failure = { error };
+    }
+  };
+  // Registered last on the window, so it runs after every listener of the host page.
+  view.addEventListener("click", openIfUntaken);
+  (document.body ?? document.documentElement).append(link);
+  try {
+    link.click();
+  } finally {
+    view.removeEventListener("click", openIfUntaken);
+    link.remove();
+  }
+  if (failure !== null) throw (failure as { error: unknown }).error;
 }
