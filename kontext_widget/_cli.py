@@ -57,22 +57,35 @@ def _build_parser() -> argparse.ArgumentParser:
         "--dir",
         type=Path,
         default=Path("kontext-widget-demo"),
-        help="working directory for the notebook (default ./kontext-widget-demo; "
+        help="working directory for the notebook or app (default ./kontext-widget-demo; "
         "an existing copy is kept)",
     )
     demo.add_argument(
         "--execute", action="store_true", help="run the notebook headless and print the events"
     )
-    demo.add_argument("--port", type=int, default=0, help="JupyterLab port (default: a free one)")
     demo.add_argument(
-        "--timeout", type=float, default=120.0, help="per-cell timeout of --execute, in seconds"
+        "--marimo",
+        action="store_true",
+        help="the marimo chat app (mo.ui.chat, chat_demo_marimo.py) with `marimo run` instead "
+        "(with --execute: run the app and chat its starter prompts headless)",
+    )
+    demo.add_argument(
+        "--port", type=int, default=0, help="JupyterLab or marimo port (default: a free one)"
+    )
+    demo.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="per-cell timeout of --execute (--marimo: how long to wait for the ads), in seconds",
     )
     demo.set_defaults(run=_demo)
     return parser
 
 
 def _demo(args: argparse.Namespace) -> int:
-    return run_demo(args.dir, execute=args.execute, port=args.port, timeout=args.timeout)
+    return run_demo(
+        args.dir, execute=args.execute, port=args.port, timeout=args.timeout, marimo=args.marimo
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:

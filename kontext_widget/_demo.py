@@ -6,6 +6,11 @@ nbclient with ``--execute``) inherit it, so the notebook's session talks to the
 local server without any configuration. The notebook is copied into a working
 directory so that the user's edits never touch the installed package, and an
 existing copy is left alone so that those edits survive the next ``demo``.
+
+``--marimo`` does the same with the marimo chat app (``chat_demo_marimo.py``):
+``marimo run`` serves it, and ``--execute`` runs the app in this process
+(``app.run()``) and sends its starter prompts through the app's own chat model,
+since a ``mo.ui.chat`` has no turns until somebody types.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
-from importlib.util import find_spec
+from importlib.util import find_spec, module_from_spec, spec_from_file_location
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -29,32 +34,33 @@ from typing import Any
 from ._constants import SERVER_URL_ENV
 from ._local_server import LocalAdServer
 
-__all__ = ["NOTEBOOK", "notebook_source", "prepare_notebook", "run_demo"]
+__all__ = ["MARIMO_APP", "NOTEBOOK", "notebook_source", "prepare_notebook", "run_demo"]
 
 NOTEBOOK = "chat_demo.ipynb"
+MARIMO_APP = "chat_demo_marimo.py"
 
 # Run after the notebook by --execute: the notebook's `session` is the demo's contract.
 _COLLECT_EVENTS = "import json as _json\nprint(_json.dumps([e.to_dict() for e in session.events]))"
 
 
-def notebook_source() -> Path:
-    """The shipped demo notebook: inside the wheel, else in the source checkout."""
-    packaged = resources.files("kontext_widget").joinpath("notebooks").joinpath(NOTEBOOK)
+def notebook_source(name: str = NOTEBOOK) -> Path:
+    """A shipped demo (``NOTEBOOK`` or ``MARIMO_APP``): inside the wheel, else in the checkout."""
+    packaged = resources.files("kontext_widget").joinpath("notebooks").joinpath(name)
     if packaged.is_file():
         return Path(str(packaged))
-    checkout = Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK
+    checkout = Path(__file__).resolve().parent.parent / "notebooks" / name
     if checkout.is_file():
         return checkout
-    raise FileNotFoundError(f"the demo notebook {NOTEBOOK} is missing from this installation")
+    raise FileNotFoundError(f"the demo {name} is missing from this installation")
 
 
-def prepare_notebook(directory: Path) -> tuple[Path, bool]:
-    """Copy the demo notebook into ``directory`` unless a copy is there; ``(path, copied)``."""
+def prepare_notebook(directory: Path, name: str = NOTEBOOK) -> tuple[Path, bool]:
+    """Copy the demo ``name`` into ``directory`` unless a copy is there; ``(path, copied)``."""
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / NOTEBOOK
+    target = directory / name
     if target.exists():
         return target, False
-    shutil.copyfile(notebook_source(), target)
+    shutil.copyfile(notebook_source(name), target)
     return target, True
 
 
@@ -72,16 +78,22 @@ def _exported_server() -> Iterator[LocalAdServer]:
                 os.environ[SERVER_URL_ENV] = previous
 
 
-def run_demo(directory: Path, *, execute: bool, port: int, timeout: float) -> int:
+def run_demo(
+    directory: Path, *, execute: bool, port: int, timeout: float, marimo: bool = False
+) -> int:
     """The ``demo`` subcommand; returns the exit status."""
-    problem = _missing_jupyter()
+    problem = _missing_marimo() if marimo else _missing_jupyter()
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
-    notebook, copied = prepare_notebook(directory)
-    print(f"{'Copied the demo notebook to' if copied else 'Using'} {notebook}", flush=True)
+    notebook, copied = prepare_notebook(directory, MARIMO_APP if marimo else NOTEBOOK)
+    print(f"{'Copied the demo to' if copied else 'Using'} {notebook}", flush=True)
     with _exported_server() as server:
         print(f"Local ad server: {server.url}", flush=True)
+        if marimo:
+            if execute:
+                return _execute_marimo(notebook, server, timeout)
+            return _launch_marimo(notebook, port)
         if execute:
             return _execute(notebook, server, timeout)
         return _launch_lab(notebook, port)
@@ -93,6 +105,12 @@ def _missing_jupyter() -> str | None:
     if not missing:
         return None
     return f"kontext-widget demo needs {' and '.join(missing)}: pip install 'kontext-widget[demo]'"
+
+
+def _missing_marimo() -> str | None:
+    if find_spec("marimo") is not None:
+        return None
+    return "kontext-widget demo --marimo needs marimo: pip install 'kontext-widget[marimo]'"
 
 
 def _execute(notebook: Path, server: LocalAdServer, timeout: float) -> int:
@@ -122,15 +140,47 @@ def _execute(notebook: Path, server: LocalAdServer, timeout: float) -> int:
         return 1
     nbformat.write(nb, notebook)  # type: ignore[no-untyped-call]
 
-    events = _collected_events(collect.outputs)
-    fills = [event for event in events if event["name"] == "ad.filled"]
     print(f"Executed {notebook} (saved with its outputs)")
+    _print_events(_collected_events(collect.outputs), server)
+    return 0
+
+
+def _execute_marimo(app_path: Path, server: LocalAdServer, timeout: float) -> int:
+    """Run the marimo app here and chat its starter prompts through its own chat model."""
+    # Imported here: marimo comes with the optional `marimo` extra.
+    import marimo  # noqa: PLC0415
+
+    spec = spec_from_file_location("kontext_widget_demo_marimo_app", app_path)
+    if spec is None or spec.loader is None:
+        print(f"kontext-widget demo: cannot load {app_path}", file=sys.stderr)
+        return 1
+    module = module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        _outputs, defs = module.app.run()
+        session, reply_with_ad = defs["session"], defs["reply_with_ad"]
+        try:
+            for prompt in defs["starter_prompts"]:
+                reply_with_ad([marimo.ai.ChatMessage(role="user", content=prompt)])
+            session.wait_idle(timeout)
+            events = [event.to_dict() for event in session.events]
+        finally:
+            session.destroy()
+    except Exception as exc:  # the app is the user's copy: report any failure, do not crash
+        print(f"kontext-widget demo: the marimo app failed: {exc!r}", file=sys.stderr)
+        return 1
+    print(f"Executed {app_path} (app.run(), then its starter prompts through its chat model)")
+    _print_events(events, server)
+    return 0
+
+
+def _print_events(events: list[dict[str, Any]], server: LocalAdServer) -> None:
+    fills = [event for event in events if event["name"] == "ad.filled"]
     print(f"preloads: {len(server.requests_to('/preload'))}, fills: {len(fills)}")
     print("events:")
     for event in events:
         payload = " ".join(f"{key}={value}" for key, value in event["payload"].items())
         print(f"  {event['name']:<20} {payload}")
-    return 0
 
 
 def _collected_events(outputs: list[Any]) -> list[dict[str, Any]]:
@@ -173,23 +223,52 @@ def _launch_lab(notebook: Path, port: int) -> int:
         # JupyterLab refuses root unless told; containers often run as root, and the
         # server is bound to 127.0.0.1 behind a random token either way.
         command.append("--ServerApp.allow_root=True")
-    lab = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    return _serve(
+        command,
+        f"Open http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}\n"
+        "Press Ctrl+C to stop JupyterLab and the ad server.",
+    )
+
+
+def _launch_marimo(app_path: Path, port: int) -> int:
+    """Serve the marimo app with ``marimo run`` on 127.0.0.1 until interrupted."""
+    port = port or _free_port()
+    token = secrets.token_urlsafe(24)
+    command = [
+        sys.executable,
+        "-m",
+        "marimo",
+        "run",
+        str(app_path),
+        "--headless",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--token",
+        f"--token-password={token}",
+    ]
+    return _serve(
+        command,
+        f"Open http://127.0.0.1:{port}/?access_token={token}\n"
+        f"(marimo edit {app_path} shows its code.)\n"
+        "Press Ctrl+C to stop marimo and the ad server.",
+    )
+
+
+def _serve(command: list[str], message: str) -> int:
+    """Run a notebook server until it exits, Ctrl+C or SIGTERM; then stop it."""
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL)
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        print(
-            f"Open http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}\n"
-            "Press Ctrl+C to stop JupyterLab and the ad server.",
-            flush=True,
-        )
-        return lab.wait()
+        print(message, flush=True)
+        return child.wait()
     except (KeyboardInterrupt, _Stop):
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if lab.poll() is None:
-            lab.terminate()
+        if child.poll() is None:
+            child.terminate()
             try:
-                lab.wait(timeout=10)
+                child.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                lab.kill()
-                lab.wait()
+                child.kill()
+                child.wait()
