@@ -1,0 +1,259 @@
+"""The ad widget in marimo, ``marimo run`` and ``marimo edit``, and the marimo chat demo.
+
+marimo renders anywidgets itself (in a shadow root, through its own comm), runs
+the app's cells when the page opens, and runs them again in a kernel of its own
+per browser session: ``run`` in a thread of the server process, ``edit`` in a
+kernel subprocess. The core app shows a reply and its ad in one cell output (a
+bare ``Ad`` inside ``mo.vstack``, how the chat demo shows it) and has a button
+whose ``on_click`` destroys the ad; its session's ``on_event`` writes every event
+to the JSON-lines log the test reads (``notebooks.py``).
+
+The chat demo (``notebooks/chat_demo_marimo.py``) runs as shipped, on its own
+LocalAdServer: the test types into ``mo.ui.chat`` and checks each reply's ad and
+the event log table beside the chat.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .ad_checks import EXPECT_TIMEOUT_MS, VIEWED_TIMEOUT, check_render_events_reached_python
+from .host_checks import (
+    HostAd,
+    check_ad_under_reply,
+    check_click_opens_tab_without_opener,
+    check_visible_at_creative_height,
+    frame_of,
+)
+from .hosts import HostServer, start_marimo
+from .jupyter import REPO_ROOT
+from .kit_checks import EventLogView
+from .notebooks import KERNEL_SUPPORT, KernelLog, NotebookSpec, write_kernel_support
+from .pages import BrowserTab
+
+pytest.importorskip("marimo")
+pytestmark = pytest.mark.browser
+
+DEMO_APP = REPO_ROOT / "notebooks" / "chat_demo_marimo.py"
+USER_TEXT = "What are the best hiking boots for a rainy trip?"
+REPLY_TEXT = "Waterproof leather boots with a deep lug sole are a good start."
+
+
+def core_app(log_path: Path, ad_server_url: str) -> str:
+    return textwrap.dedent(
+        f"""
+        import marimo
+
+        app = marimo.App()
+
+
+        @app.cell
+        def _():
+            import marimo as mo
+            from {KERNEL_SUPPORT} import kw, mark, start_session
+
+            session = start_session(
+                {str(log_path)!r}, {ad_server_url!r}, "conv-marimo", ["inlineAd"]
+            )
+            session.add_message(kw.Message(id="u1", role="user", content={USER_TEXT!r}))
+            assert session.wait_idle(15), "the preload did not finish"
+            mark("assistant-added", message_id="a1")
+            session.add_message(kw.Message(id="a1", role="assistant", content={REPLY_TEXT!r}))
+            ad = session.create_ad("a1")
+            mark("rendered", bid_id=ad.bid_id, iframe_url=ad.iframe_url)
+            mo.vstack([mo.md("**Assistant**: " + {REPLY_TEXT!r}), ad])
+            return ad, mark, mo
+
+
+        @app.cell
+        def _(ad, mark, mo):
+            def destroy(_value):
+                ad.destroy()
+                mark("destroyed", destroyed=ad.destroyed)
+
+            destroy_button = mo.ui.button(label="Destroy the ad", on_click=destroy)
+            destroy_button
+            return
+
+
+        if __name__ == "__main__":
+            app.run()
+        """
+    ).lstrip()
+
+
+@dataclass
+class MarimoPage:
+    mode: str
+    page: Any
+    log: KernelLog
+    ad_server: Any
+    _ad: HostAd | None = None
+
+    def ad(self) -> HostAd:
+        """The rendered ad; the first call checks that it sits under the reply."""
+        if self._ad is None:
+            # The output, not the editor (`edit` shows the cell's code, which has the text too).
+            output = self.page.locator(".output-area").filter(has_text=REPLY_TEXT)
+            reply = output.get_by_text(REPLY_TEXT)
+            expect(reply).to_be_visible(timeout=60_000)  # the app ran
+            self._ad = check_ad_under_reply(
+                self.page, self.ad_server, self.log, reply=reply, container=output
+            )
+        return self._ad
+
+
+@pytest.fixture(scope="module", params=["run", "edit"])
+def marimo_page(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    module_context: BrowserTab,
+    local_ad_server: Any,
+    kernel_logs: Path,
+) -> Iterator[MarimoPage]:
+    mode = request.param
+    local_ad_server.reset()
+    base = tmp_path_factory.mktemp(f"marimo-{mode}")
+    app_dir = base / "app"
+    app_dir.mkdir()
+    write_kernel_support(app_dir)
+    spec = NotebookSpec.new(f"marimo-{mode}", app_dir, kernel_logs)
+    app = app_dir / "core_app.py"
+    app.write_text(core_app(spec.log.path, local_ad_server.url), encoding="utf-8")
+    server = start_marimo(app, mode, base)
+    try:
+        page = module_context.new_page(f"marimo-{mode}")
+        page.goto(server.url, wait_until="domcontentloaded")
+        yield MarimoPage(mode, page, spec.log, local_ad_server)
+        page.close()
+    finally:
+        server.stop()
+
+
+def test_ad_mounts_under_the_reply_at_the_creative_height(marimo_page: MarimoPage) -> None:
+    ad = marimo_page.ad()
+    # In a marimo output the widget lives in a shadow root: the slot is not in the document.
+    in_shadow = ad.iframe.evaluate("f => f.getRootNode() instanceof ShadowRoot")
+    assert in_shadow, "marimo no longer renders anywidgets in a shadow root"
+    check_visible_at_creative_height(ad, marimo_page.log)
+
+
+def test_render_events_reach_python(marimo_page: MarimoPage) -> None:
+    ad = marimo_page.ad()
+    spec = NotebookSpec("core", Path(), marimo_page.log)
+    check_render_events_reached_python(spec, ad.bid_id)
+
+
+def test_click_reaches_python_and_opens_a_tab_without_opener(marimo_page: MarimoPage) -> None:
+    ad = marimo_page.ad()
+    host = f"marimo {marimo_page.mode}"
+    page, log = marimo_page.page, marimo_page.log
+    check_click_opens_tab_without_opener(page, marimo_page.ad_server, log, ad, host=host)
+
+
+def test_destroy_removes_the_ad(marimo_page: MarimoPage) -> None:
+    ad = marimo_page.ad()
+    marimo_page.page.get_by_role("button", name="Destroy the ad").click()
+    destroyed = marimo_page.log.wait_for(
+        lambda r: r["kind"] == "mark" and r["name"] == "destroyed", what="the 'destroyed' mark"
+    )
+    assert destroyed["destroyed"] is True
+    expect(ad.iframe).to_have_count(0, timeout=EXPECT_TIMEOUT_MS)
+    prefix = f'iframe[src^="{marimo_page.ad_server.url}/api/frame/"]'
+    expect(marimo_page.page.locator(prefix)).to_have_count(0)
+
+
+def test_no_uncaught_errors_in_the_marimo_page(
+    module_context: BrowserTab, marimo_page: MarimoPage
+) -> None:
+    assert module_context.page_errors() == []
+
+
+# -- the chat demo ---------------------------------------------------------------------
+
+LOCAL_FRAME_SRC = re.compile(
+    r"^http://127\.0\.0\.1:(\d+)/api/frame/[^/?]+\?code=inlineAd&messageId=(a\d)&"
+)
+
+
+# The EventLog widget's summary and rows (see kit_checks.py), read from its table.
+_READ_LOG_TABLE_JS = """
+(table) => ({
+  summary: table.previousElementSibling ? table.previousElementSibling.textContent : "",
+  rows: [...table.tBodies[0].rows].map((tr) => [...tr.cells].map((td) => td.textContent)),
+})
+"""
+
+
+def _wait_for_log(page: Any, predicate: Any, *, timeout: float, what: str) -> EventLogView:
+    table = page.locator("table").filter(has=page.locator("th", has_text="details"))
+    view: EventLogView | None = None
+    for _ in range(max(1, int(timeout * 10))):
+        if table.count() == 1:
+            raw = table.evaluate(_READ_LOG_TABLE_JS)
+            columns = ("time", "event", "message", "details")
+            rows = [dict(zip(columns, cells, strict=True)) for cells in raw["rows"]]
+            view = EventLogView(raw["summary"], rows)
+            if predicate(view):
+                return view
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the demo's event log did not show {what} within {timeout}s: {view}")
+
+
+def test_chat_demo_puts_an_ad_under_each_reply(tmp_path: Path, browser_context: BrowserTab) -> None:
+    server: HostServer = start_marimo(DEMO_APP, "run", tmp_path)
+    try:
+        page = browser_context.new_page("marimo-demo")
+        page.goto(server.url, wait_until="domcontentloaded")
+        prompt = page.locator("[contenteditable=true]").first
+        expect(prompt).to_be_visible(timeout=60_000)
+        questions = ["Which running shoes for my first marathon?", "A long weekend in Lisbon?"]
+        ports = set()
+        for turn, question in enumerate(questions, start=1):
+            prompt.click()
+            page.keyboard.type(question)
+            page.keyboard.press("Enter")
+            iframes = page.locator('iframe[src*="/api/frame/"]')
+            expect(iframes).to_have_count(turn, timeout=EXPECT_TIMEOUT_MS)
+            iframe = iframes.nth(turn - 1)
+            match = LOCAL_FRAME_SRC.match(iframe.get_attribute("src") or "")
+            assert match, iframe.get_attribute("src")
+            assert match.group(2) == f"a{turn}"
+            ports.add(match.group(1))
+            # Inside the assistant's message, under the reply's text.
+            expect(iframe).to_be_visible(timeout=EXPECT_TIMEOUT_MS)
+            frame = frame_of(iframe)
+            expect(frame.locator("#ad .because")).to_contain_text(question)
+            # The next turn's question is about something else: the ad followed it.
+        assert len(ports) == 1, f"the ads came from several servers: {ports}"
+        first = page.locator('iframe[src*="/api/frame/"]').first
+        first.scroll_into_view_if_needed()
+        view = _wait_for_log(
+            page,
+            lambda v: v.names.count("ad.filled") == 2 and "ad.viewed" in v.names,
+            timeout=VIEWED_TIMEOUT,
+            what="two fills and a view",
+        )
+        for name in ("ad.render-started", "ad.height", "ad.render-completed"):
+            assert view.names.count(name) == 2, view.names
+        assert view.summary.startswith("2 fills · 0 no-fills · 0 errors · ")
+        # A click in the first ad: a tab without opener, and a row in the log beside the chat.
+        with page.context.expect_page() as opened:
+            frame_of(first).locator("#ad a.cta").click()
+        tab = opened.value
+        tab.wait_for_load_state()
+        assert tab.evaluate("window.opener") is None
+        tab.close()
+        _wait_for_log(page, lambda v: "ad.clicked" in v.names, timeout=10, what="ad.clicked")
+        page.screenshot(path=str(tmp_path / "marimo-demo.png"), full_page=True)
+        assert browser_context.page_errors() == []
+    finally:
+        server.stop()
