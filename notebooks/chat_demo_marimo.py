@@ -84,10 +84,12 @@ def _(assistant, html, mo, session):
 
         `chat_turn` adds the user message (the ad request starts at once), asks the
         assistant, adds the reply and waits briefly for the bid, so the ad is ready
-        when the reply is shown. The reply is escaped: a model's output must never
-        become markup.
+        when the reply is shown, in marimo's light or dark theme. The reply is
+        escaped: a model's output must never become markup.
         """
-        turn = session.chat_turn(question_of(messages[-1]), assistant, display=False)
+        turn = session.chat_turn(
+            question_of(messages[-1]), assistant, display=False, theme=mo.app_meta().theme
+        )
         reply = mo.md(html.escape(turn.assistant.content, quote=False))
         return mo.vstack([reply, turn.ad], gap=0.5)
 

@@ -253,7 +253,6 @@ def test_chat_demo_puts_an_ad_under_each_reply(tmp_path: Path, browser_context: 
         assert tab.evaluate("window.opener") is None
         tab.close()
         _wait_for_log(page, lambda v: "ad.clicked" in v.names, timeout=10, what="ad.clicked")
-        page.screenshot(path=str(tmp_path / "marimo-demo.png"), full_page=True)
         assert browser_context.page_errors() == []
     finally:
         server.stop()

@@ -219,4 +219,3 @@ def test_chat_demo_renders_with_an_ad_under_each_reply(
     row = clicked.rows[clicked.names.index("ad.clicked")]
     assert row["message"] == "a1"
     assert "/api/click/" in row["details"]
-    page.screenshot(path=str(voila_root / "voila-demo.png"), full_page=True)
