@@ -50,7 +50,7 @@ def check_ad_under_reply(
     iframe = container.locator(f'iframe[src^="{frame_prefix(ad_server)}"]')
     expect(iframe).to_have_count(1, timeout=EXPECT_TIMEOUT_MS)
     assert iframe.get_attribute("src") == expected_src
-    expect(page.locator(f'iframe[src^="{frame_prefix(ad_server)}"]')).to_have_count(1)
+    expect(page.locator(f'iframe[src="{expected_src}"]')).to_have_count(1)  # nowhere else
 
     expect(iframe).to_be_visible(timeout=EXPECT_TIMEOUT_MS)
     frame = frame_of(iframe)

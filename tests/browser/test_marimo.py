@@ -70,7 +70,7 @@ def core_app(log_path: Path, ad_server_url: str) -> str:
             ad = session.create_ad("a1")
             mark("rendered", bid_id=ad.bid_id, iframe_url=ad.iframe_url)
             mo.vstack([mo.md("**Assistant**: " + {REPLY_TEXT!r}), ad])
-            return ad, mark, mo
+            return ad, kw, mark, mo, session
 
 
         @app.cell
@@ -81,6 +81,25 @@ def core_app(log_path: Path, ad_server_url: str) -> str:
 
             destroy_button = mo.ui.button(label="Destroy the ad", on_click=destroy)
             destroy_button
+            return
+
+
+        @app.cell
+        def _(kw, session):
+            # IPython's display, which marimo routes into this cell's output.
+            session.add_message(kw.Message(id="u2", role="user", content="And socks?"))
+            assert session.wait_idle(15), "the preload did not finish"
+            session.add_message(kw.Message(id="a2", role="assistant", content="Merino socks."))
+            session.render("a2")
+            return
+
+
+        @app.cell
+        def _(kw, mo, session):
+            session.add_message(kw.Message(id="u3", role="user", content="And a jacket?"))
+            assert session.wait_idle(15), "the preload did not finish"
+            session.add_message(kw.Message(id="a3", role="assistant", content="A shell jacket."))
+            mo.ui.anywidget(session.create_ad("a3"))
             return
 
 
@@ -167,8 +186,22 @@ def test_destroy_removes_the_ad(marimo_page: MarimoPage) -> None:
     )
     assert destroyed["destroyed"] is True
     expect(ad.iframe).to_have_count(0, timeout=EXPECT_TIMEOUT_MS)
-    prefix = f'iframe[src^="{marimo_page.ad_server.url}/api/frame/"]'
-    expect(marimo_page.page.locator(prefix)).to_have_count(0)
+    expect(marimo_page.page.locator(f'iframe[src*="/{ad.bid_id}?"]')).to_have_count(0)
+    # The other ads of the session stay.
+    expect(marimo_page.page.locator('iframe[src*="messageId=a2&"]')).to_have_count(1)
+
+
+def test_render_and_mo_ui_anywidget_show_the_ad_in_their_own_output(
+    marimo_page: MarimoPage,
+) -> None:
+    page = marimo_page.page
+    for message_id in ("a2", "a3"):
+        iframe = page.locator(f'iframe[src*="messageId={message_id}&"]')
+        expect(iframe).to_have_count(1, timeout=EXPECT_TIMEOUT_MS)
+        expect(iframe).to_be_visible(timeout=EXPECT_TIMEOUT_MS)
+        output = page.locator(".output-area").filter(has=iframe)
+        expect(output).to_have_count(1)
+        expect(output.locator("iframe")).to_have_count(1)  # not the a1 ad's output
 
 
 def test_no_uncaught_errors_in_the_marimo_page(
