@@ -101,13 +101,15 @@ class HostServer:
 
 
 def start_marimo(app: Path, mode: str, base: Path) -> HostServer:
-    """``marimo run`` or ``marimo edit`` of one app file, without a token.
+    """``marimo run`` or ``marimo edit`` of an app file or a folder, without a token.
 
-    Edit mode is told to run the notebook when it opens (``auto_instantiate``, off by
-    default in marimo's user config), as a user's "Run all" would.
+    A folder is served as marimo's gallery: each app at ``/?file=<name>``. Edit mode
+    is told to run the notebook when it opens (``auto_instantiate``, off by default
+    in marimo's user config), as a user's "Run all" would.
     """
     if mode not in ("run", "edit"):
         raise ValueError(f"mode must be 'run' or 'edit', got {mode!r}")
+    base.mkdir(parents=True, exist_ok=True)
     env = _base_env(base)
     config_home = base / "xdg-config"
     (config_home / "marimo").mkdir(parents=True, exist_ok=True)
@@ -138,7 +140,7 @@ def start_marimo(app: Path, mode: str, base: Path) -> HostServer:
         f"marimo {mode}",
         command,
         env=env,
-        cwd=app.parent,
+        cwd=app if app.is_dir() else app.parent,
         url=f"http://127.0.0.1:{port}/",
         log=base / f"marimo-{mode}.log",
     )

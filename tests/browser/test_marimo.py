@@ -16,8 +16,11 @@ the event log table beside the chat.
 from __future__ import annotations
 
 import re
+import shutil
 import textwrap
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,31 +133,70 @@ class MarimoPage:
         return self._ad
 
 
+@dataclass
+class MarimoServers:
+    """``marimo run`` on a folder (the core app and the chat demo) and ``marimo edit``."""
+
+    run: HostServer
+    edit: HostServer
+    logs: dict[str, KernelLog]
+
+    def core_url(self, mode: str) -> str:
+        return f"{self.run.url}?file=core_run.py" if mode == "run" else self.edit.url
+
+    def demo_url(self) -> str:
+        return f"{self.run.url}?file={DEMO_APP.name}"
+
+
+@pytest.fixture(scope="module")
+def marimo_servers(
+    tmp_path_factory: pytest.TempPathFactory,
+    local_ad_server: Any,
+    kernel_logs: Path,
+    chromium_path: Path,
+) -> Iterator[MarimoServers]:
+    """Both servers, started at once: starting marimo dominates these tests' time."""
+    base = tmp_path_factory.mktemp("marimo")
+    apps = base / "apps"
+    apps.mkdir()
+    write_kernel_support(apps)
+    shutil.copyfile(DEMO_APP, apps / DEMO_APP.name)  # as shipped, on its own LocalAdServer
+    logs = {}
+    for mode in ("run", "edit"):
+        log = KernelLog(kernel_logs / f"marimo-{mode}-{time.monotonic_ns()}.jsonl")
+        (apps / f"core_{mode}.py").write_text(
+            core_app(log.path, local_ad_server.url), encoding="utf-8"
+        )
+        logs[mode] = log
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        starting = [
+            pool.submit(start_marimo, apps, "run", base / "run"),
+            pool.submit(start_marimo, apps / "core_edit.py", "edit", base / "edit"),
+        ]
+    started = [future.result() for future in starting if future.exception() is None]
+    try:
+        for future in starting:
+            future.result()  # re-raises a failure to start, once both attempts are over
+        run, edit = started
+        yield MarimoServers(run, edit, logs)
+    finally:
+        for server in started:
+            server.stop()
+
+
 @pytest.fixture(scope="module", params=["run", "edit"])
 def marimo_page(
     request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
+    marimo_servers: MarimoServers,
     module_context: BrowserTab,
     local_ad_server: Any,
-    kernel_logs: Path,
 ) -> Iterator[MarimoPage]:
     mode = request.param
-    local_ad_server.reset()
-    base = tmp_path_factory.mktemp(f"marimo-{mode}")
-    app_dir = base / "app"
-    app_dir.mkdir()
-    write_kernel_support(app_dir)
-    spec = NotebookSpec.new(f"marimo-{mode}", app_dir, kernel_logs)
-    app = app_dir / "core_app.py"
-    app.write_text(core_app(spec.log.path, local_ad_server.url), encoding="utf-8")
-    server = start_marimo(app, mode, base)
-    try:
-        page = module_context.new_page(f"marimo-{mode}")
-        page.goto(server.url, wait_until="domcontentloaded")
-        yield MarimoPage(mode, page, spec.log, local_ad_server)
-        page.close()
-    finally:
-        server.stop()
+    local_ad_server.reset()  # the kernel runs the app when the page opens
+    page = module_context.new_page(f"marimo-{mode}")
+    page.goto(marimo_servers.core_url(mode), wait_until="domcontentloaded")
+    yield MarimoPage(mode, page, marimo_servers.logs[mode], local_ad_server)
+    page.close()
 
 
 def test_ad_mounts_under_the_reply_at_the_creative_height(marimo_page: MarimoPage) -> None:
@@ -241,51 +283,49 @@ def _wait_for_log(page: Any, predicate: Any, *, timeout: float, what: str) -> Ev
     raise AssertionError(f"the demo's event log did not show {what} within {timeout}s: {view}")
 
 
-def test_chat_demo_puts_an_ad_under_each_reply(tmp_path: Path, browser_context: BrowserTab) -> None:
-    server: HostServer = start_marimo(DEMO_APP, "run", tmp_path)
-    try:
-        page = browser_context.new_page("marimo-demo")
-        page.goto(server.url, wait_until="domcontentloaded")
-        prompt = page.locator("[contenteditable=true]").first
-        expect(prompt).to_be_visible(timeout=60_000)
-        questions = ["Which running shoes for my first marathon?", "A long weekend in Lisbon?"]
-        ports = set()
-        for turn, question in enumerate(questions, start=1):
-            prompt.click()
-            page.keyboard.type(question)
-            page.keyboard.press("Enter")
-            iframes = page.locator('iframe[src*="/api/frame/"]')
-            expect(iframes).to_have_count(turn, timeout=EXPECT_TIMEOUT_MS)
-            iframe = iframes.nth(turn - 1)
-            match = LOCAL_FRAME_SRC.match(iframe.get_attribute("src") or "")
-            assert match, iframe.get_attribute("src")
-            assert match.group(2) == f"a{turn}"
-            ports.add(match.group(1))
-            # Inside the assistant's message, under the reply's text.
-            expect(iframe).to_be_visible(timeout=EXPECT_TIMEOUT_MS)
-            frame = frame_of(iframe)
-            expect(frame.locator("#ad .because")).to_contain_text(question)
-            # The next turn's question is about something else: the ad followed it.
-        assert len(ports) == 1, f"the ads came from several servers: {ports}"
-        first = page.locator('iframe[src*="/api/frame/"]').first
-        first.scroll_into_view_if_needed()
-        view = _wait_for_log(
-            page,
-            lambda v: v.names.count("ad.filled") == 2 and "ad.viewed" in v.names,
-            timeout=VIEWED_TIMEOUT,
-            what="two fills and a view",
-        )
-        for name in ("ad.render-started", "ad.height", "ad.render-completed"):
-            assert view.names.count(name) == 2, view.names
-        assert view.summary.startswith("2 fills · 0 no-fills · 0 errors · ")
-        # A click in the first ad: a tab without opener, and a row in the log beside the chat.
-        with page.context.expect_page() as opened:
-            frame_of(first).locator("#ad a.cta").click()
-        tab = opened.value
-        tab.wait_for_load_state()
-        assert tab.evaluate("window.opener") is None
-        tab.close()
-        _wait_for_log(page, lambda v: "ad.clicked" in v.names, timeout=10, what="ad.clicked")
-        assert browser_context.page_errors() == []
-    finally:
-        server.stop()
+def test_chat_demo_puts_an_ad_under_each_reply(
+    marimo_servers: MarimoServers, browser_context: BrowserTab
+) -> None:
+    page = browser_context.new_page("marimo-demo")
+    page.goto(marimo_servers.demo_url(), wait_until="domcontentloaded")
+    prompt = page.locator("[contenteditable=true]").first
+    expect(prompt).to_be_visible(timeout=60_000)
+    questions = ["Which running shoes for my first marathon?", "A long weekend in Lisbon?"]
+    ports = set()
+    for turn, question in enumerate(questions, start=1):
+        prompt.click()
+        page.keyboard.type(question)
+        page.keyboard.press("Enter")
+        iframes = page.locator('iframe[src*="/api/frame/"]')
+        expect(iframes).to_have_count(turn, timeout=EXPECT_TIMEOUT_MS)
+        iframe = iframes.nth(turn - 1)
+        match = LOCAL_FRAME_SRC.match(iframe.get_attribute("src") or "")
+        assert match, iframe.get_attribute("src")
+        assert match.group(2) == f"a{turn}"
+        ports.add(match.group(1))
+        # Inside the assistant's message, under the reply's text.
+        expect(iframe).to_be_visible(timeout=EXPECT_TIMEOUT_MS)
+        frame = frame_of(iframe)
+        expect(frame.locator("#ad .because")).to_contain_text(question)
+        # The next turn's question is about something else: the ad followed it.
+    assert len(ports) == 1, f"the ads came from several servers: {ports}"
+    first = page.locator('iframe[src*="/api/frame/"]').first
+    first.scroll_into_view_if_needed()
+    view = _wait_for_log(
+        page,
+        lambda v: v.names.count("ad.filled") == 2 and "ad.viewed" in v.names,
+        timeout=VIEWED_TIMEOUT,
+        what="two fills and a view",
+    )
+    for name in ("ad.render-started", "ad.height", "ad.render-completed"):
+        assert view.names.count(name) == 2, view.names
+    assert view.summary.startswith("2 fills · 0 no-fills · 0 errors · ")
+    # A click in the first ad: a tab without opener, and a row in the log beside the chat.
+    with page.context.expect_page() as opened:
+        frame_of(first).locator("#ad a.cta").click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    assert tab.evaluate("window.opener") is None
+    tab.close()
+    _wait_for_log(page, lambda v: "ad.clicked" in v.names, timeout=10, what="ad.clicked")
+    assert browser_context.page_errors() == []
