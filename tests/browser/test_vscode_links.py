@@ -9,8 +9,9 @@ workbench (``webviewPreloads.ts``: ``handleInnerClick`` posts ``clicked-link``,
 then ``preventDefault`` + ``stopPropagation``). VS Code itself is not available
 here, so this test rebuilds that frame: same sandbox, a listener that does what
 the preload does (and records the href instead of posting it), and the real
-bundle rendered with a minimal anywidget model whose traits come from a real
-session on the LocalAdServer. The creative's CTA is clicked for real.
+bundle rendered with a minimal anywidget model (traits from a real session on
+the LocalAdServer; it answers the page's liveness "hello" as a live kernel's `Ad`
+does). The creative's CTA is clicked for real.
 """
 
 from __future__ import annotations
@@ -71,16 +72,28 @@ window.__opened = 0;
 const realOpen = window.open.bind(window);
 window.open = (...args) => {{ window.__opened += 1; return realOpen(...args); }};
 const traits = {traits};
+const handlers = new Map();
+// A live kernel's `Ad` answers the page's "hello" with "live" (docs/protocol.md §11).
 const model = {{
   get: (key) => traits[key],
-  on: () => {{}},
-  off: () => {{}},
-  send: (message) => window.__sent.push(message),
+  on: (name, callback) => {{
+    if (!handlers.has(name)) handlers.set(name, new Set());
+    handlers.get(name).add(callback);
+  }},
+  off: (name, callback) => handlers.get(name)?.delete(callback),
+  send: (message) => {{
+    window.__sent.push(message);
+    if (message && message.kind === "hello") {{
+      setTimeout(() => (handlers.get("msg:custom") || []).forEach((h) => h({{ kind: "live" }})));
+    }}
+  }},
   save_changes: () => {{}},
   widget_manager: {{}},
 }};
 const widget = await import("/widget.js");
-widget.default.render({{ model, el: document.getElementById("out") }});
+const signal = new AbortController().signal;
+widget.default.initialize?.({{ model, signal }});
+widget.default.render({{ model, el: document.getElementById("out"), signal }});
 window.__rendered = true;
 </script>
 </body></html>"""
