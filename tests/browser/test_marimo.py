@@ -259,24 +259,30 @@ LOCAL_FRAME_SRC = re.compile(
 )
 
 
-# The EventLog widget's summary and rows (see kit_checks.py), read from its table.
-_READ_LOG_TABLE_JS = """
-(table) => ({
-  summary: table.previousElementSibling ? table.previousElementSibling.textContent : "",
-  rows: [...table.tBodies[0].rows].map((tr) => [...tr.cells].map((td) => td.textContent)),
-})
+# The EventLog widget (see kit_checks.py), read from its own `.kw-log` element: in
+# marimo it lives in a shadow root, which a query from outside does not enter.
+_READ_LOG_JS = """
+(log) => {
+  const text = (table) =>
+    [...table.tBodies[0].rows].map((tr) => [...tr.cells].map((td) => td.textContent));
+  return {
+    summary: log.querySelector('.kw-log-summary').textContent,
+    metrics: text(log.querySelector('.kw-log-metrics')),
+    rows: text(log.querySelector('.kw-log-events')),
+  };
+}
 """
+_LOG_COLUMNS = ("time", "event", "code", "message", "bid", "details")
 
 
 def _wait_for_log(page: Any, predicate: Any, *, timeout: float, what: str) -> EventLogView:
-    table = page.locator("table").filter(has=page.locator("th", has_text="details"))
+    log = page.locator(".kw-log")
     view: EventLogView | None = None
     for _ in range(max(1, int(timeout * 10))):
-        if table.count() == 1:
-            raw = table.evaluate(_READ_LOG_TABLE_JS)
-            columns = ("time", "event", "message", "details")
-            rows = [dict(zip(columns, cells, strict=True)) for cells in raw["rows"]]
-            view = EventLogView(raw["summary"], rows)
+        if log.count() == 1:
+            raw = log.evaluate(_READ_LOG_JS)
+            rows = [dict(zip(_LOG_COLUMNS, cells, strict=True)) for cells in raw["rows"]]
+            view = EventLogView(raw["summary"], rows, raw["metrics"])
             if predicate(view):
                 return view
         page.wait_for_timeout(100)
