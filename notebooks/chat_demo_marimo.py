@@ -105,20 +105,14 @@ def _(assistant, html, mo, session):
 def _(ads_from, assistant, mo, reply_with_ad, session, starter_prompts):
     chat = mo.ui.chat(reply_with_ad, prompts=starter_prompts)
     event_log = session.event_log()
-    mo.hstack(
+    # The log's tables are wider than its column: it scrolls sideways, the page does not.
+    log_panel = mo.vstack(
         [
-            chat,
-            mo.vstack(
-                [
-                    mo.md(f"**Ad events** · ads from {ads_from} · {type(assistant).__name__}"),
-                    event_log,
-                ]
-            ),
-        ],
-        widths=[3, 2],
-        align="start",
-        gap=1.5,
-    )
+            mo.md(f"**Ad events** · ads from {ads_from} · {type(assistant).__name__}"),
+            event_log,
+        ]
+    ).style({"overflow-x": "auto", "max-width": "40vw"})
+    mo.hstack([chat, log_panel], widths=[3, 2], align="start", gap=1.5)
     return chat, event_log
 
 
