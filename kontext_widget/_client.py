@@ -7,7 +7,9 @@ Cancellation propagates untouched: a superseded preload stops at once.
 An answer the client refuses (larger than ``MAX_RESPONSE_BYTES`` once decoded,
 or in an encoding it cannot decode under that bound; ``_bounded_body``) is a
 failure that is never retried: the same server would send the same bytes.
-``/error`` and ``/debug`` are fire-and-forget: one attempt, failures swallowed.
+``/error`` and ``/debug`` are fire-and-forget: one attempt, failures swallowed;
+the caller may ask to hear when the attempt ended, so that ``wait_idle`` covers
+the reports already started (docs/protocol.md §2.3).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -139,8 +141,12 @@ async def post_with_retry(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def report(url: str, body: Mapping[str, Any]) -> None:
-    """Fire-and-forget ``/error`` or ``/debug`` POST, from any thread."""
+def report(url: str, body: Mapping[str, Any], done: Callable[[], None] | None = None) -> None:
+    """Fire-and-forget ``/error`` or ``/debug`` POST, from any thread.
+
+    ``done`` runs on the I/O loop once the attempt ended, however it ended
+    (answered, failed, timed out or cancelled unstarted).
+    """
 
     async def send() -> None:
         try:
@@ -148,4 +154,9 @@ def report(url: str, body: Mapping[str, Any]) -> None:
         except RequestFailed as exc:
             logger.debug("kontext-widget: report to %s failed: %s", url, exc)
 
-    _io_loop.call_soon(_io_loop.spawn, send())
+    def start() -> None:
+        task = _io_loop.spawn(send())
+        if done is not None:
+            task.add_done_callback(lambda _task: done())
+
+    _io_loop.call_soon(start)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -98,6 +100,19 @@ class _Logged:
     code: str | None  # None: a preload's no-fill or error, for every code
     message_id: str | None
     bid_id: str | None
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _warn(text: str) -> None:
+    """A ``UserWarning`` attributed to the first caller outside this package."""
+    level = 2  # 1 is this function, 2 its caller
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(text, UserWarning, stacklevel=level)
 
 
 def _require_text(name: str, value: object) -> str:
@@ -388,12 +403,20 @@ class Session:
         replaced: list[Ad] = []
         with self._lock:
             self._check_alive("create_ad")
+            # docs/protocol.md §3.4: bids go to assistant messages only, so say so now
+            # rather than leave an ad that silently never fills.
+            is_user = any(m.id == message_id and m.role == "user" for m in self._messages)
             existing = self._ads.get((message_id, code, theme))
             if existing is not None:
                 return existing
             for key, ad in list(self._ads.items()):
                 if key[0] == message_id and key[1] == code:
                     replaced.append(ad)
+        if is_user:
+            _warn(
+                f"message {message_id!r} is a user message: ads go under assistant messages, "
+                f"so this ad ({code!r}) will never fill; pass the assistant reply's id"
+            )
         for ad in replaced:
             ad.destroy()
         ad = Ad(self, message_id, code, theme)
@@ -466,6 +489,10 @@ class Session:
     # -- lifecycle ------------------------------------------------------------------
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until no debounce or request is pending and every event was delivered.
+
+        The pending work includes ``/init`` and the ``/error`` and ``/debug``
+        reports already started (docs/protocol.md §2.3), so when this returns
+        True everything the session sent so far has reached the server.
 
         Inside a notebook cell this delivers the callbacks itself (the kernel's
         main thread, where they normally run, is the one waiting).
@@ -658,6 +685,25 @@ class Session:
         for ad, context in zip(ads, contexts, strict=True):
             self._delivery.post(partial(self._resolve, ad, preload, context))
         self._debug_locked("Session: bid-assigned", {"messageId": message_id})
+        self._warn_waiting_ads_locked(message_id)
+
+    def _warn_waiting_ads_locked(self, assigned_to: str) -> None:
+        """A bid went to ``assigned_to`` while ads wait for ids no message has yet.
+
+        Such an id is accepted (the message may come later, e.g. after a stream),
+        but a typo would otherwise leave an ad that silently never fills.
+        """
+        known = {message.id for message in self._messages}
+        for (message_id, code, _theme), ad in self._ads.items():
+            if message_id in known or message_id in self._assignments:
+                continue
+            text = (
+                f"{ad!r} waits for message {message_id!r}, but the bid went to assistant "
+                f"message {assigned_to!r}; is {message_id!r} the id of a reply?"
+            )
+            data = {"messageId": message_id, "code": code, "bidAssignedTo": assigned_to}
+            self._debug_locked("Ad: waiting-for-message", data)
+            self._delivery.post(partial(self._guarded, warnings.warn, text, UserWarning))
 
     def _prune_assignments_locked(self) -> None:
         """Forget assignments of messages that left the window and have no ad (bounded memory)."""
@@ -761,14 +807,20 @@ class Session:
         if self._report_debug and not self._destroyed:
             identity = self._identity()
             identity["sessionId"] = self._session_id
-            _client.report(self._server + "/debug", debug_body(name, data, identity))
+            self._delivery.begin()  # wait_idle covers the report (docs/protocol.md §2.3)
+            _client.report(
+                self._server + "/debug", debug_body(name, data, identity), self._delivery.end
+            )
 
     def _report_error(self, error: str, stack: str, *, bid_id: str | None = None) -> None:
         logger.warning("kontext-widget: %s", error)
         if self._report_errors and not self._destroyed:
             identity = self._identity()
             identity["bidId"] = bid_id
-            _client.report(self._server + "/error", error_body(error, stack, identity))
+            self._delivery.begin()  # wait_idle covers the report (docs/protocol.md §2.3)
+            _client.report(
+                self._server + "/error", error_body(error, stack, identity), self._delivery.end
+            )
 
     def _identity(self) -> dict[str, str | None]:
         return {

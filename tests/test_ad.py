@@ -138,18 +138,35 @@ def test_bad_browser_facts_are_dropped_field_by_field() -> None:
     browser_facts.update("nonsense")
 
 
-def test_garbage_from_the_front_end_never_raises(
+def test_garbage_from_the_front_end_changes_nothing(
     filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
 ) -> None:
-    _, ad, _ = filled
+    session, ad, server = filled
+    assert session.wait_idle(5)
+    events, reports = len(session.events), len(server.requests_to("/error"))
     for content in (
         None,
         [],
+        "resize-iframe",
         {"kind": 3},
         {"kind": "frame-message"},
         {"kind": "frame-message", "message": "x"},
+        {"kind": "frame-message", "message": {"type": "unknown-iframe", "data": {}}},
+        {"kind": "browser-facts", "facts": ["not", "a", "mapping"]},
     ):
         front_end(ad, content)
+    assert session.wait_idle(5)  # covers any /error report the garbage could have started
+    assert len(session.events) == events
+    # Only the two frame messages that are not objects are reported (rate-limited, §13).
+    new_reports = sorted(r.json["error"] for r in server.requests_to("/error")[reports:])
+    assert new_reports == [
+        "Malformed frame message: malformed frame message: NoneType",
+        "Malformed frame message: malformed frame message: str",
+    ]
+    assert (ad.height, ad.visible) == (0.0, False)
+    # The handler is still working after all that.
+    frame(ad, "resize-iframe", height=42)
+    assert ad.height == 42.0
 
 
 def test_destroy_is_idempotent_and_stops_handling(

@@ -35,8 +35,6 @@ from kontext_widget._constants import TIMING
 TOKEN = "pub-faults"
 TERMINAL = (Filled, NoFill, AdError)
 ATTEMPTS = 4  # PROTOCOL.md section 1: 3 retries
-# Long enough for a late /error report to arrive on loopback, short enough for 40 s.
-REPORT_GRACE = 0.3
 
 _ids = count(1)
 
@@ -111,8 +109,9 @@ def assert_reported(server: FaultServer) -> Received:
     return report
 
 
-def assert_not_reported(server: FaultServer) -> None:
-    time.sleep(REPORT_GRACE)
+def assert_not_reported(server: FaultServer, session: Session) -> None:
+    """No preload failure was reported: ``wait_idle`` covers reports already started."""
+    assert session.wait_idle(10)
     assert preload_errors(server) == []
 
 
@@ -149,7 +148,7 @@ def test_reset_then_success_within_the_retries_fills(server: FaultServer) -> Non
     with open_session(server.url, recorder) as session:
         assert isinstance(user_turn(session, recorder), Filled)
         assert len(server.requests("/preload")) == 3
-        assert_not_reported(server)
+        assert_not_reported(server, session)
 
 
 def test_server_that_never_answers_times_out_per_attempt(
@@ -211,7 +210,7 @@ def test_non_2xx_is_one_request_failed_without_retry_or_report(
         assert event.message == f"HTTP {code}"
         assert len(server.requests("/preload")) == 1
         assert not session.disabled  # the body of a non-2xx answer is not read
-        assert_not_reported(server)
+        assert_not_reported(server, session)
         assert_recovers(session, recorder)
 
 
@@ -233,7 +232,7 @@ def test_429_then_success_fills_without_report(server: FaultServer) -> None:
     with open_session(server.url, recorder) as session:
         assert isinstance(user_turn(session, recorder), Filled)
         assert len(server.requests("/preload")) == ATTEMPTS
-        assert_not_reported(server)
+        assert_not_reported(server, session)
 
 
 def test_204_is_unfilled_bid_without_report(server: FaultServer) -> None:
@@ -242,7 +241,7 @@ def test_204_is_unfilled_bid_without_report(server: FaultServer) -> None:
     with open_session(server.url, recorder) as session:
         event = user_turn(session, recorder)
         assert event == NoFill(skip_code="unfilled_bid")
-        assert_not_reported(server)
+        assert_not_reported(server, session)
         assert_recovers(session, recorder)
 
 
@@ -329,7 +328,7 @@ def test_wrong_typed_optional_fields_count_as_absent(
     with open_session(server.url, recorder) as session:
         assert user_turn(session, recorder) == expected
         assert session.session_id == SESSION
-        assert_not_reported(server)
+        assert_not_reported(server, session)
 
 
 def test_server_error_answer_is_not_reported(server: FaultServer) -> None:
@@ -338,7 +337,7 @@ def test_server_error_answer_is_not_reported(server: FaultServer) -> None:
     with open_session(server.url, recorder) as session:
         event = user_turn(session, recorder)
         assert event == AdError(message="Ad generation skipped", err_code="geo_disabled")
-        assert_not_reported(server)
+        assert_not_reported(server, session)
         assert_recovers(session, recorder)
 
 
@@ -396,7 +395,7 @@ def test_init_garbage_is_reported_and_preloads_still_fill(server: FaultServer, b
         assert not session.disabled
         assert session.preload_timeout_ms == 2000
         server.wait_for("/error", timeout=5.0)
-        time.sleep(REPORT_GRACE)
+        assert session.wait_idle(10)  # the reports already started have arrived
         assert len(init_reports(server)) == 1
         assert all(isinstance(e, Filled) for e in recorder.events)
 
@@ -407,7 +406,7 @@ def test_init_non_2xx_keeps_defaults(server: FaultServer, code: int) -> None:
     recorder = Recorder()
     with open_session(server.url, recorder) as session:
         assert isinstance(user_turn(session, recorder), Filled)
-        time.sleep(REPORT_GRACE)
+        assert session.wait_idle(10)  # the reports already started have arrived
         exhausted = code == 429  # an exhausted 429 storm is a request failure
         assert len(init_reports(server)) == (1 if exhausted else 0)
         assert len(server.requests("/init")) == (ATTEMPTS if exhausted else 1)
@@ -453,7 +452,7 @@ def test_superseded_hanging_preload_emits_nothing(server: FaultServer) -> None:
         event = user_turn(session, recorder, "second")
         assert isinstance(event, Filled)
         assert len(server.requests("/preload")) == 2
-        assert_not_reported(server)
+        assert_not_reported(server, session)
 
 
 # -- soak -----------------------------------------------------------------------------
@@ -550,6 +549,6 @@ def test_soak_every_turn_ends_in_exactly_one_terminal_event(
         assert sum(n for kind, n in counts.items() if kind != "fill") > 50
         reported = sum(n for kind, n in counts.items() if SOAK_EXPECTED[kind][1])
         server.wait_for("/error", count=reported, timeout=5.0)
-        time.sleep(REPORT_GRACE)
+        assert session.wait_idle(10)  # the reports already started have arrived
         assert len(preload_errors(server)) == reported
     assert time.monotonic() - started < 30.0

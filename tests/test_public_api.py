@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import kontext_widget as kw
 
 API_NAMES = {
@@ -39,9 +41,14 @@ def test_all_is_exactly_the_api() -> None:
     assert len(kw.__all__) == len(API_NAMES)
 
 
-def test_every_name_is_importable() -> None:
-    for name in kw.__all__:
-        assert getattr(kw, name) is not None
+def test_star_import_gives_exactly_the_api() -> None:
+    namespace: dict[str, object] = {}
+    exec("from kontext_widget import *", namespace)
+    namespace.pop("__builtins__")
+    assert set(namespace) == API_NAMES
+    for name, value in namespace.items():
+        if name != "__version__":  # every other name is defined by this package
+            assert getattr(value, "__module__", "").startswith("kontext_widget."), name
 
 
 def test_py_typed_is_shipped() -> None:
@@ -50,6 +57,11 @@ def test_py_typed_is_shipped() -> None:
     assert files("kontext_widget").joinpath("py.typed").is_file()
 
 
-def test_session_destroyed_error_is_a_runtime_error() -> None:
-    assert issubclass(kw.SessionDestroyedError, kw.KontextError)
-    assert issubclass(kw.SessionDestroyedError, RuntimeError)
+def test_using_a_destroyed_session_is_caught_as_the_package_error() -> None:
+    session = kw.create_session(
+        publisher_token="p", user_id="u", conversation_id="c", ad_server_url="http://127.0.0.1:9"
+    )
+    session.destroy()
+    for catch in (kw.SessionDestroyedError, kw.KontextError, RuntimeError):
+        with pytest.raises(catch, match="after destroy"):
+            session.add_message({"id": "u1", "role": "user", "content": "hi"})

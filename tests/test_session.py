@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -502,8 +504,7 @@ def test_init_report_gates(
     debug = server.wait_for_request("/debug")
     assert debug.json["name"].startswith("Session: ")
     assert isinstance(debug.json.get("data", ""), str)
-    time.sleep(0.1)
-    assert server.requests_to("/error") == []
+    assert server.requests_to("/error") == []  # wait_idle covers reports already started
 
 
 def test_newer_user_message_aborts_the_inflight_preload(
@@ -627,6 +628,98 @@ def test_send_user_event(make_session: SessionFactory, monkeypatch: pytest.Monke
         session.send_user_event("x", [1])  # type: ignore[arg-type]
 
 
+def test_create_ad_for_a_user_message_warns_at_once(make_session: SessionFactory) -> None:
+    """docs/protocol.md §3.4: bids go under assistant messages; a user id could never fill."""
+    session = make_session()
+    session.add_message(user(1))
+    with pytest.warns(UserWarning, match="'u1' is a user message") as caught:
+        ad = session.create_ad("u1")
+    assert caught[0].filename == __file__  # attributed to the caller, not to the package
+    assert ad.bid_id is None
+    with pytest.warns(UserWarning, match="'u1' is a user message") as caught:
+        session.render("u1", theme="dark")
+    assert caught[0].filename == __file__
+
+
+def test_an_id_not_known_yet_is_accepted_and_fills_later(
+    make_session: SessionFactory, recorder: Recorder
+) -> None:
+    session = make_session()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        ad = session.create_ad("a1")  # e.g. rendered before a streamed reply ends
+        turn(session)
+    assert ad.bid_id is not None
+    assert not [name for name, _ in recorder.debug if name == "Ad: waiting-for-message"]
+
+
+def test_a_waiting_ad_is_named_when_the_bid_goes_elsewhere(
+    make_session: SessionFactory, recorder: Recorder
+) -> None:
+    session = make_session()
+    ad = session.create_ad("reply-1")  # an id no message will have
+    with pytest.warns(UserWarning, match="waits for message 'reply-1'.*went to .*'a1'"):
+        turn(session)  # wait_idle delivers the warning with the events
+    assert ad.bid_id is None
+    waiting = [data for name, data in recorder.debug if name == "Ad: waiting-for-message"]
+    assert waiting == [{"messageId": "reply-1", "code": "inlineAd", "bidAssignedTo": "a1"}]
+
+
+class _SlowReports(http.server.BaseHTTPRequestHandler):
+    """Answers /error and /debug only after a while, and records them just before answering."""
+
+    delay = 0.3
+    answered: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(length)
+        if self.path == "/init":
+            body = b'{"enabled": true, "reportErrors": true, "reportDebug": true}'
+        elif self.path == "/preload":
+            body = b"not json"  # an internal failure (section 2.2 #8): reported to /error
+        else:
+            threading.Event().wait(self.delay)  # the server is slow, the test does not sleep
+            self.answered.append(self.path)
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_wait_idle_covers_the_reports_already_started() -> None:
+    """docs/protocol.md §2.3: when wait_idle returns, the /error and /debug reports arrived."""
+    _SlowReports.answered = []
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowReports) as slow:
+        serving = threading.Thread(target=slow.serve_forever, daemon=True)
+        serving.start()
+        session = kw.create_session(
+            publisher_token="p",
+            user_id="u",
+            conversation_id="c",
+            ad_server_url=f"http://127.0.0.1:{slow.server_address[1]}",
+        )
+        try:
+            assert session.wait_idle(10)  # /init answered: the debug gate is open
+            session.add_message(user(1))
+            assert session.wait_idle(10)
+            answered = list(_SlowReports.answered)
+        finally:
+            session.destroy()
+            slow.shutdown()
+            serving.join(5)
+    assert "/error" in answered
+    assert "/debug" in answered
+
+
 # -- lifecycle --------------------------------------------------------------------
 
 
@@ -641,8 +734,7 @@ def test_destroy_during_inflight_preload(
     session.destroy()
     session.destroy()
     assert session.destroyed and ad.destroyed
-    assert session.wait_idle(5)
-    time.sleep(0.6)
+    assert session.wait_idle(5)  # the cancelled preload's task has ended: nothing can follow
     assert recorder.names() == []
     assert len(server.requests_to("/preload")) == 1
     for call in (
