@@ -44,6 +44,11 @@ class Ad(anywidget.AnyWidget):
     Create it with ``Session.create_ad`` (or ``Session.render``), not directly.
     Displaying it shows nothing until a bid is assigned to its message, then the
     ad iframe; one iframe per ``Ad`` however many times it is displayed.
+
+    Its state lives in read-only traits synced with the browser (``message_id``,
+    ``code``, ``theme``, ``iframe_url``, ``modal_url``, ``server_origin``,
+    ``frame_context``, ``height``, ``visible``, ``destroyed``; each documented
+    where it is declared), so ``ad.observe(callback, "height")`` works on them.
     """
 
     # The bundle's text, not its Path: anywidget turns a Path into a watched file
@@ -52,19 +57,30 @@ class Ad(anywidget.AnyWidget):
     _esm = _BUNDLE.read_text(encoding="utf-8")
 
     iframe_url = traitlets.Unicode("", read_only=True).tag(sync=True)
+    """``""`` until a bid is assigned, then the frame's URL (``{server}/api/frame/{bidId}?...``)."""
     server_origin = traitlets.Unicode("", read_only=True).tag(sync=True)
+    """The ad server's origin: the only one whose messages the front end accepts."""
     modal_url = traitlets.Unicode("", read_only=True).tag(sync=True)
+    """Like ``iframe_url``, for the interstitial modal."""
     frame_context = traitlets.Dict(read_only=True).tag(sync=True)
+    """What the creative receives in ``update-iframe``: the conversation up to this ad's message."""
     code = traitlets.Unicode("", read_only=True).tag(sync=True)
+    """The placement code, as created."""
     message_id = traitlets.Unicode("", read_only=True).tag(sync=True)
+    """The assistant message the ad belongs under, as created."""
     theme = traitlets.Unicode(None, allow_none=True, read_only=True).tag(sync=True)
+    """The theme asked for at creation (``"dark"``, ...); ``None`` follows the notebook's."""
     height = traitlets.Float(0.0, read_only=True).tag(sync=True)
+    """The last height the iframe reported, in CSS pixels (0 until then, 0 after hide)."""
     visible = traitlets.Bool(False, read_only=True).tag(sync=True)
+    """Whether the iframe asked to be shown."""
     destroyed = traitlets.Bool(False, read_only=True).tag(sync=True)
+    """``True`` after ``destroy()`` or once its session was destroyed."""
 
     def __init__(
         self, session: Session, message_id: str, code: str, theme: str | None, **kwargs: Any
     ) -> None:
+        """Called by ``Session.create_ad``; do not construct an ``Ad`` yourself."""
         if kwargs:
             raise TypeError(
                 f"Ad() got unexpected arguments {sorted(kwargs)}; "

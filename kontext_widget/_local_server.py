@@ -385,10 +385,12 @@ class LocalAdServer:
 
     @property
     def running(self) -> bool:
+        """``True`` between ``start()`` and ``stop()``."""
         return self._httpd is not None
 
     @property
     def host(self) -> str:
+        """The address the server binds (``"127.0.0.1"`` unless given)."""
         return self._host
 
     @property

@@ -169,7 +169,14 @@ def _server_url(value: object) -> str:
 
 
 class Session:
-    """A conversation's ad session: see ``create_session``."""
+    """The ad session of one conversation: create it with ``create_session``.
+
+    Register the chat's messages with ``add_message``; each user message leads
+    to a ``/preload`` in the background, whose bid goes to the next assistant
+    message. ``create_ad`` / ``render`` give the ``Ad`` widget for an assistant
+    message. Methods return at once (network I/O runs on a background thread);
+    ``wait_idle`` waits for the outcome. ``destroy`` (or ``with``) ends it.
+    """
 
     def __init__(
         self,
@@ -272,19 +279,28 @@ class Session:
 
     @property
     def disabled(self) -> bool:
+        """``True`` once the server disabled the session; it is never re-enabled.
+
+        ``/init`` answered ``enabled: false`` or a ``/preload`` error was permanent
+        (each with its ``ad.error``). No ``/preload`` is sent any more; messages
+        are still recorded and ads already filled keep working.
+        """
         return self._disabled
 
     @property
     def destroyed(self) -> bool:
+        """``True`` after ``destroy()``: every method that would add or create then raises."""
         return self._destroyed
 
     @property
     def messages(self) -> tuple[Message, ...]:
+        """The registered messages in order, newest 30 (what the next ``/preload`` carries)."""
         with self._lock:
             return tuple(self._messages)
 
     @property
     def preload_timeout_ms(self) -> int:
+        """The ``/preload`` time limit in ms (16000 unless ``/init`` set another)."""
         return self._preload_timeout_ms
 
     @property
@@ -344,10 +360,12 @@ class Session:
 
     @property
     def ad_server_url(self) -> str:
+        """The ad server this session talks to, without a trailing slash."""
         return self._server
 
     @property
     def enabled_placement_codes(self) -> tuple[str, ...]:
+        """The placement codes this session asks bids for (``("inlineAd",)`` by default)."""
         return self._codes
 
     # -- messages -----------------------------------------------------------------
@@ -915,10 +933,46 @@ def create_session(
 ) -> Session:
     """Start an ad session for one conversation; returns at once (``/init`` runs in the background).
 
-    ``ad_server_url`` defaults to ``$KONTEXT_AD_SERVER_URL``, else the production
-    server. ``on_event`` receives every public event, ``on_debug_event`` every
-    internal debug event; a callback that raises is logged and reported, never
-    propagated.
+    All options are keyword-only. A missing or empty required option, or a value
+    of the wrong type, raises ``ValueError``/``TypeError`` naming the option.
+
+    Identity (required, non-empty strings; fixed for the session):
+
+    - ``publisher_token``: your Kontext publisher token (any text for a
+      ``LocalAdServer``).
+    - ``user_id``: a stable id of the reader in your app; the ad server paces
+      and caps ads per user.
+    - ``conversation_id``: the id of this chat; one session per conversation.
+
+    Placement and context (fixed for the session):
+
+    - ``enabled_placement_codes``: the placement codes to ask bids for, e.g.
+      ``["inlineAd", "videoAd"]``; ``None`` or empty means ``["inlineAd"]``.
+      ``create_ad`` refuses any other code.
+    - ``character``: a ``Character`` when the chat is held with a persona.
+
+    Targeting and consent (change them later with ``Session.update_options``):
+
+    - ``regulatory``: a ``Regulatory`` with the consent signals you collected.
+    - ``user_email``: the reader's e-mail address, if you have consent to share it.
+    - ``variant_id``: the variant id Kontext gave you for an experiment, if any.
+    - ``advertising_id``: an advertising id you collected for the reader, if any
+      (a notebook has no OS-level one).
+    - ``vendor_id``: a vendor id for the reader, if any.
+
+    Where and who hears about it:
+
+    - ``ad_server_url``: the ad server; defaults to ``$KONTEXT_AD_SERVER_URL``,
+      else the production server. Pass ``LocalAdServer().url`` to work offline.
+    - ``on_event``: called with every public event (``Filled``, ``NoFill``,
+      ``AdError``, ``Viewed``, ...), one at a time in order: on the kernel's main
+      thread in Jupyter, on a ``kontext-widget-callbacks`` thread in a script.
+    - ``on_debug_event``: called as ``on_debug_event(name, data)`` with every
+      internal debug event (``"Session: message-added"``, ``"Ad: created"``, ...).
+
+    A callback that raises is logged and reported to ``on_debug_event`` as
+    ``"Session: callback-error"``, never propagated; network and server failures
+    never raise either: they become ``ad.error`` / ``ad.no-fill`` events.
     """
     return Session(
         publisher_token=publisher_token,

@@ -66,8 +66,21 @@ def _optional_str_list(owner: str, name: str, value: object) -> list[str] | None
 class Message:
     """One chat message of the conversation the ad is matched to.
 
-    ``created_at`` defaults to now (UTC). A naive datetime is read as local time,
-    the way ``datetime.astimezone`` reads it, and stored timezone-aware in UTC.
+    Fields:
+
+    - ``id``: the message's id in your chat, unique in the session; ads are
+      created for an assistant message's id (``Session.create_ad``).
+    - ``role``: ``"user"`` or ``"assistant"``; a user message starts a
+      ``/preload``, an assistant message receives its bid.
+    - ``content``: the message text the ad is matched to (may be empty while a
+      reply streams).
+    - ``created_at``: when it was written; defaults to now (UTC). A naive
+      datetime is read as local time, the way ``datetime.astimezone`` reads it,
+      and stored timezone-aware in UTC.
+
+    Wherever a ``Message`` is accepted, a mapping with the same keys works too
+    (``Message.coerce``). Bad values raise ``ValueError``/``TypeError`` naming
+    the field.
     """
 
     id: str
@@ -128,6 +141,7 @@ class Message:
 
     @property
     def created_at_wire(self) -> str:
+        """``created_at`` as the wire spells it: UTC ISO-8601, milliseconds, ``Z``."""
         assert self.created_at is not None  # set in __post_init__
         return format_timestamp(self.created_at)
 
@@ -143,7 +157,21 @@ class Message:
 
 @dataclass(frozen=True)
 class Character:
-    """The assistant persona the conversation is held with (companion apps)."""
+    """The assistant persona the conversation is held with (companion apps).
+
+    Sent with every ``/preload`` so ads can suit the character; fixed for a
+    session (``create_session(character=...)``).
+
+    Fields:
+
+    - ``id``: the character's id in your app (non-empty).
+    - ``name``: its display name.
+    - ``avatar_url``: the URL of its picture.
+    - ``is_nsfw``: whether it is an adult character, if you know.
+    - ``greeting``: its opening line, if any.
+    - ``persona``: its description or system prompt, if any.
+    - ``tags``: labels such as ``["fantasy", "romance"]``, if any.
+    """
 
     id: str
     name: str
@@ -163,6 +191,7 @@ class Character:
         object.__setattr__(self, "tags", _optional_str_list("Character", "tags", self.tags))
 
     def to_wire(self) -> dict[str, Any]:
+        """The ``character`` object of ``/preload`` (camelCase keys, ``None`` fields omitted)."""
         wire: dict[str, Any] = {"id": self.id, "name": self.name, "avatarUrl": self.avatar_url}
         optional = {
             "greeting": self.greeting,
@@ -183,7 +212,21 @@ def _flag(name: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class Regulatory:
-    """Privacy signals the publisher collected (GDPR/TCF, COPPA, GPP, US privacy)."""
+    """Privacy signals the publisher collected (GDPR/TCF, COPPA, GPP, US privacy).
+
+    Sent with every ``/preload``; the SDK never asks a consent platform itself
+    (none is reachable from a kernel). Change it between turns with
+    ``Session.update_options(regulatory=...)``.
+
+    Fields (each optional; ``None`` is left out of the request):
+
+    - ``gdpr``: 1 if GDPR applies to the reader, 0 if not.
+    - ``gdpr_consent``: the IAB TCF consent string.
+    - ``coppa``: 1 if the reader is a child under COPPA, 0 if not.
+    - ``gpp``: the IAB Global Privacy Platform string.
+    - ``gpp_sid``: the GPP section ids that apply, e.g. ``[7]``.
+    - ``us_privacy``: the IAB US Privacy (CCPA) string, e.g. ``"1YNN"``.
+    """
 
     gdpr: int | None = None
     gdpr_consent: str | None = None

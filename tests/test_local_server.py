@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kontext_widget import __version__
 from kontext_widget._local_server import (
     CONTENT_SECURITY_POLICY,
     Headers,
@@ -32,7 +33,7 @@ def preload_body(**overrides: Any) -> dict[str, Any]:
         "messages": [
             {"id": "m1", "role": "user", "content": "best hiking boots?", "createdAt": "x"}
         ],
-        "sdk": {"name": "sdk-js", "platform": "web", "version": "0.1.0"},
+        "sdk": {"name": "sdk-js", "platform": "web", "version": __version__},
     }
     body.update(overrides)
     return body
