@@ -166,10 +166,15 @@ def check_sdist(sdist: Path, expected_version: str) -> None:
         "kontext_widget/_version.py",
         "kontext_widget/static/widget.js",
         "notebooks/chat_demo.ipynb",
+        "docs/protocol.md",
+        "docs/api.py",
     }
     missing = sorted(required - names)
     if missing:
         raise SystemExit(f"{sdist.name} lacks {missing}")
+    built = sorted(name for name in names if name.startswith("docs/_build"))
+    if built:
+        raise SystemExit(f"{sdist.name} carries the built API reference: {built[:3]}")
     print(f"  sdist contents OK: {len(names)} entries")
 
 

@@ -107,12 +107,18 @@ def check_public_names(module: pdoc.doc.Module) -> Iterator[str]:
 
 
 def _has_own_doc(cls: type, member: pdoc.doc.Doc) -> bool:  # type: ignore[type-arg]
-    """A docstring written for ``member``, not the one of its value's type (a trait's)."""
-    doc = member.docstring.strip()
+    """A docstring written for ``member``, not the one of its value's type (a trait's).
+
+    Methods and properties are read at run time; attributes (dataclass fields,
+    traits) have docstrings only in the source, where pdoc finds them.
+    """
     value = inspect.getattr_static(cls, member.name, None)
-    if isinstance(member, pdoc.doc.Variable) and not isinstance(value, property):
-        return bool(doc) and doc != (inspect.getdoc(type(value)) or "").strip()
-    return bool(doc)
+    if isinstance(value, classmethod | staticmethod):
+        value = value.__func__
+    if isinstance(value, property) or inspect.isfunction(value):
+        return bool((value.__doc__ or "").strip())
+    doc = member.docstring.strip()
+    return bool(doc) and doc != (inspect.getdoc(type(value)) or "").strip()
 
 
 def _is_property(cls: type, name: str) -> bool:
