@@ -1,4 +1,16 @@
-"""kontext-widget: Kontext.so ads for LLM chat notebooks."""
+"""kontext-widget: Kontext.so ads for LLM chat notebooks.
+
+Start with ``create_session``: it returns a ``Session`` for one conversation.
+Register the chat's messages with ``Session.add_message``; ``Session.render``
+shows the ``Ad`` widget under an assistant reply. What happens arrives as
+events (``Filled``, ``NoFill``, ``Viewed``, ``Clicked``, ``AdError``, ...; all
+subclasses of ``AdEvent``) through ``on_event`` and ``Session.events``.
+``LocalAdServer`` is an offline ad server with a working creative, for demos
+and tests; ``kontext_widget.pytest_plugin`` puts it into pytest and nbval.
+
+The wire protocol and every decision behind it: ``docs/protocol.md`` in the
+repository.
+"""
 
 from ._ad import Ad
 from ._events import (
