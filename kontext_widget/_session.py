@@ -242,6 +242,9 @@ class Session:
         # (event name, bid id) of the once-per-bid events already emitted, oldest first
         # (an insertion-ordered dict used as a bounded set).
         self._counted_once: dict[tuple[str, str], None] = {}
+        # Message ids of ads created before any message had that id (warned about
+        # when a bid goes elsewhere); an id leaves once its message arrives.
+        self._awaited_ids: set[str] = set()
         # In-package observers of events (e.g. the event log widget), after on_event.
         self._listeners: list[EventCallback] = []
         # In-package observers of bid assignments (the event log fills in message ids).
@@ -385,6 +388,7 @@ class Session:
         with self._lock:
             self._check_alive("add_message")
             self._messages.append(msg)
+            self._awaited_ids.discard(msg.id)
             self._assign_locked()
             if msg.role == "user":
                 self._active = None  # stale-result guard: an older preload's answer is dropped
@@ -443,6 +447,10 @@ class Session:
                 ad.destroy()
                 raise SessionDestroyedError("the session was destroyed while creating the ad")
             self._ads[(message_id, code, theme)] = ad
+            if message_id not in self._assignments and all(
+                m.id != message_id for m in self._messages
+            ):
+                self._awaited_ids.add(message_id)
             preload = self._assignments.get(message_id)
             context = self._frame_context_locked(ad)
         if preload is not None:
@@ -529,6 +537,7 @@ class Session:
             self._assignments.clear()
             ads = list(self._ads.values())
             self._ads.clear()
+            self._awaited_ids.clear()
         for ad in ads:
             ad.destroy()
         _io_loop.call_soon(self._cancel_tasks)
@@ -711,9 +720,8 @@ class Session:
         Such an id is accepted (the message may come later, e.g. after a stream),
         but a typo would otherwise leave an ad that silently never fills.
         """
-        known = {message.id for message in self._messages}
         for (message_id, code, _theme), ad in self._ads.items():
-            if message_id in known or message_id in self._assignments:
+            if message_id not in self._awaited_ids:
                 continue
             text = (
                 f"{ad!r} waits for message {message_id!r}, but the bid went to assistant "
@@ -756,6 +764,8 @@ class Session:
             key = (ad.message_id, ad.code, ad.theme)
             if self._ads.get(key) is ad:
                 del self._ads[key]
+                if all(other[0] != ad.message_id for other in self._ads):
+                    self._awaited_ids.discard(ad.message_id)
         self._debug("Ad: destroyed", {"messageId": ad.message_id, "code": ad.code})
 
     def _check_alive(self, method: str) -> None:

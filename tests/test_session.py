@@ -645,10 +645,11 @@ def test_an_id_not_known_yet_is_accepted_and_fills_later(
     make_session: SessionFactory, recorder: Recorder
 ) -> None:
     session = make_session()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # any warning fails the test
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # from every thread, delivery's included
         ad = session.create_ad("a1")  # e.g. rendered before a streamed reply ends
         turn(session)
+    assert [str(w.message) for w in caught] == []
     assert ad.bid_id is not None
     assert not [name for name, _ in recorder.debug if name == "Ad: waiting-for-message"]
 
@@ -663,6 +664,24 @@ def test_a_waiting_ad_is_named_when_the_bid_goes_elsewhere(
     assert ad.bid_id is None
     waiting = [data for name, data in recorder.debug if name == "Ad: waiting-for-message"]
     assert waiting == [{"messageId": "reply-1", "code": "inlineAd", "bidAssignedTo": "a1"}]
+
+
+def test_an_ad_whose_message_left_the_window_is_not_waiting(
+    make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
+) -> None:
+    session = make_session()
+    server.no_fill("ads_disabled", times=1)
+    turn(session, 1)
+    old = session.create_ad("a1")  # its turn had no fill
+    for i in range(2, 40):  # a1 leaves the 30-message window
+        session.add_message(assistant(f"{i}-filler"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        turn(session, 40)  # this bid goes to a40: a1 is not waiting for it
+    assert [str(w.message) for w in caught] == []
+    assert old.bid_id is None
+    assert session.create_ad("a40").bid_id is not None
+    assert not [name for name, _ in recorder.debug if name == "Ad: waiting-for-message"]
 
 
 class _SlowReports(http.server.BaseHTTPRequestHandler):
