@@ -44,6 +44,11 @@ class PlacementMetrics:
     ``errors`` count by skip code and error code. ``renders`` counts
     ``ad.render-completed``, ``views`` ``ad.viewed`` and ``clicks`` ``ad.clicked``;
     ``revenue`` sums the revenue of views (what impressions earned, not bids).
+
+    Fields: ``code`` (the placement code, ``"(all)"`` in ``overall``),
+    ``preloads`` (``/preload`` requests that asked for this code), ``requests``,
+    ``fills`` (``ad.filled`` events), ``no_fills`` and ``errors`` (dicts: skip
+    code or error code -> count), ``renders``, ``views``, ``clicks``, ``revenue``.
     """
 
     code: str
@@ -59,10 +64,12 @@ class PlacementMetrics:
 
     @property
     def no_fill_count(self) -> int:
+        """All ``ad.no-fill`` events, whatever their skip code."""
         return sum(self.no_fills.values())
 
     @property
     def error_count(self) -> int:
+        """All ``ad.error`` events, whatever their error code."""
         return sum(self.errors.values())
 
     @property
@@ -105,7 +112,9 @@ class PlacementMetrics:
 class SessionMetrics:
     """``Session.metrics()``: ``overall`` and one ``PlacementMetrics`` per enabled code.
 
-    ``metrics["inlineAd"]`` is ``metrics.placements["inlineAd"]``;
+    ``overall`` adds up every code; ``placements`` maps each enabled code to its
+    own ``PlacementMetrics``, and ``metrics["inlineAd"]`` is
+    ``metrics.placements["inlineAd"]``;
     ``to_records()`` gives one flat dict per code plus the overall row (code
     ``"(all)"``), ready for ``pandas.DataFrame(...)`` or ``polars.DataFrame(...)``.
     """
@@ -123,6 +132,7 @@ class SessionMetrics:
             ) from None
 
     def to_records(self) -> list[dict[str, Any]]:
+        """One ``PlacementMetrics.to_record()`` per code, then the overall row."""
         return [m.to_record() for m in (*self.placements.values(), self.overall)]
 
 

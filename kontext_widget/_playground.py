@@ -58,6 +58,19 @@ class Playground(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
     ``to_records()`` work as usual); ``server`` is the ``LocalAdServer`` it
     scripts, or ``None`` with production ads. ``close()`` destroys the session
     and stops a server the playground started.
+
+    Its parts are attributes, so a script or a test can set them as a reader
+    would click them:
+
+    - ``code``, ``format``, ``theme``: the placement code, the creative format
+      (offline only) and the theme of the next turn's ad;
+    - ``answer``: what the local server answers next (``"fill"``, ``"no-fill"``,
+      ``"error"``, ``"HTTP status"``), with ``skip_code``, ``err_code``,
+      ``http_status`` and ``delay`` (seconds) as its details;
+    - ``user_text``, ``reply_text``: the sample turn; ``run_button`` runs it;
+    - ``status``: one line saying what the last turn got; ``chat``: the turn as
+      chat bubbles; ``stage``: where its ad (``ad``, the last ``Ad``) appears;
+    - ``event_log``: the session's live ``EventLog``.
     """
 
     def __init__(
