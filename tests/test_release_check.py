@@ -100,6 +100,7 @@ def test_an_sdist_with_a_built_api_reference_fails(release: ModuleType, tmp_path
         "notebooks/chat_demo.ipynb",
         "docs/protocol.md",
         "docs/api.py",
+        ".ci/release_check.py",
     ]
     sdist = tmp_path / "kontext_widget.tar.gz"
 
