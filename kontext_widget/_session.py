@@ -518,7 +518,7 @@ class Session:
 
         The pending work includes ``/init`` and the ``/error`` and ``/debug``
         reports already started (docs/protocol.md §2.3), so when this returns
-        True everything the session sent so far has reached the server.
+        True everything the session sent so far has reached the server or failed.
 
         Inside a notebook cell this delivers the callbacks itself (the kernel's
         main thread, where they normally run, is the one waiting).
