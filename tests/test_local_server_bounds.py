@@ -14,6 +14,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -114,10 +115,22 @@ def quick() -> Iterator[LocalAdServer]:
 # -- what the server keeps -------------------------------------------------------------------
 
 
-def test_defaults_are_documented_values() -> None:
-    assert (DEFAULT_MAX_RECORDED_REQUESTS, MAX_RECORDED_BYTES) == (1000, 32 * MIB)
-    assert (MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_BIDS) == (MIB, 64 * 1024, 1000)
-    assert (DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT) == (100, 5.0)
+def test_the_readme_states_the_bounds_the_code_applies() -> None:
+    """The README's bounds table is derived from the constants, so neither drifts alone."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2]
+        for line in readme.splitlines()
+        if line.startswith("| ") and line.count("|") >= 4
+    }
+    recorded = rows["recorded requests (`server.requests`)"]
+    assert f"newest {DEFAULT_MAX_RECORDED_REQUESTS:,}" in recorded
+    assert f"{MAX_RECORDED_BYTES // MIB} MiB" in recorded
+    assert f" {MAX_BODY_BYTES // MIB} MiB" in rows["request body"]
+    assert f"{MAX_HEAD_BYTES // 1024} KiB" in rows["request line + headers"]
+    assert f"newest {MAX_BIDS:,}" in rows["served bids (`server.bids`)"]
+    assert f"`max_connections={DEFAULT_MAX_CONNECTIONS}`" in rows["concurrent connections"]
+    assert f"`request_timeout={DEFAULT_REQUEST_TIMEOUT}`" in rows["time to send a request"]
 
 
 def test_oversized_bodies_get_413_before_the_body_is_read(
