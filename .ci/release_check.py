@@ -5,8 +5,8 @@
 2. ``twine check --strict`` validates both (metadata, README rendering);
 3. the wheel must carry the widget bundle, the whole creative, the notebooks,
    ``py.typed`` and the LICENSE, with the version of ``kontext_widget/_version.py``;
-4. the wheel is installed into a fresh virtual environment without pip (this
-   environment's pip installs it there, dependencies from the package index) and
+4. the wheel is installed into a fresh virtual environment (by this
+   environment's pip, dependencies from the package index) and
    the README's quick start runs there, outside the repository, until the local
    server's ``ad.filled`` arrives; ``kontext-widget --version`` works there too.
 
@@ -28,6 +28,7 @@ import time
 import venv
 import zipfile
 from email.parser import Parser
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +106,10 @@ def run(*command: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = Non
         raise SystemExit(f"failed ({result.returncode}) after {took:.1f} s: {command}")
     print(f"  {took:5.1f} s  {' '.join(str(part) for part in command[:4])} ...")
     return result.stdout
+
+
+def _pip_version() -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", installed_version("pip"))[:2])
 
 
 def readme_quick_start() -> str:
@@ -201,12 +206,19 @@ def main() -> None:
         check_sdist(sdist, expected_version)
 
         env_dir = work / "venv"
-        venv.create(env_dir, with_pip=False, clear=True)  # this pip installs into it
+        # This environment's pip installs into the venv (``--python``, pip >= 22.3),
+        # which spares bootstrapping a pip there; an older pip gets one bootstrapped.
+        outer_pip = _pip_version() >= (22, 3)
+        venv.create(env_dir, with_pip=not outer_pip, clear=True)
         python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
         # Nothing of this environment or checkout leaks in: no PYTHONPATH, cwd outside.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KONTEXT"))}
         env["KONTEXT_WIDGET_CONFIG_DIR"] = str(work / "config")
-        pip = (sys.executable, "-m", "pip", "--python", python, "--disable-pip-version-check")
+        pip = (
+            (sys.executable, "-m", "pip", "--python", python)
+            if outer_pip
+            else (python, "-m", "pip")
+        ) + ("--disable-pip-version-check",)
         run(*pip, "install", "--quiet", wheel, env=env)
         script = work / "quick_start.py"
         script.write_text(readme_quick_start() + QUICK_START_CHECK, encoding="utf-8")
