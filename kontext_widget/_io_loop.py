@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+import httpcore
 import httpx
+
+from ._warm import WarmBackend
 
 __all__ = [
     "MAX_CONNECTIONS",
@@ -23,8 +27,10 @@ __all__ = [
     "http_client",
     "loop",
     "request_slots",
+    "sleep_until",
     "spawn",
     "submit",
+    "warm",
 ]
 
 T = TypeVar("T")
@@ -32,6 +38,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _client: httpx.AsyncClient | None = None
+_warm: WarmBackend | None = None
 _slots: asyncio.Semaphore | None = None
 _owner_pid: int | None = None
 # Strong references to fire-and-forget tasks: the loop keeps only weak ones.
@@ -44,6 +51,10 @@ THREAD_NAME = "kontext-widget-io"
 # sessions preloading at once took minutes). Requests wait for a slot first.
 MAX_CONNECTIONS = 64
 
+# epoll takes its timeout in whole milliseconds, rounded up, so an asyncio timer
+# fires up to this much late (0.5 ms on average on a 10 ms debounce).
+TIMER_GRANULARITY = 0.001
+
 
 def _run(ready: threading.Event, new_loop: asyncio.AbstractEventLoop) -> None:
     asyncio.set_event_loop(new_loop)
@@ -53,7 +64,7 @@ def _run(ready: threading.Event, new_loop: asyncio.AbstractEventLoop) -> None:
 
 def loop() -> asyncio.AbstractEventLoop:
     """The process's I/O loop, started on first use."""
-    global _loop, _client, _slots, _owner_pid
+    global _loop, _client, _warm, _slots, _owner_pid
     current = _loop
     if current is not None and _owner_pid == os.getpid():
         return current
@@ -67,6 +78,7 @@ def loop() -> asyncio.AbstractEventLoop:
             thread.start()
             ready.wait()
             _client = None
+            _warm = None
             _slots = None
             _owner_pid = os.getpid()
             _loop = new_loop
@@ -80,15 +92,38 @@ def http_client() -> httpx.AsyncClient:
     exchange (PROTOCOL.md section 2: connect + read per attempt), so the pool
     itself waits without a limit of its own.
     """
-    global _client
+    global _client, _warm
     if _client is None:
+        limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=20)
+        # One TLS context for requests and spare connections (honours SSL_CERT_FILE
+        # and SSL_CERT_DIR, like httpx's own default).
+        ssl_context = httpx.create_ssl_context()
+        _warm = WarmBackend(ssl_context)
+        transport = httpx.AsyncHTTPTransport(verify=ssl_context, limits=limits)
+        # httpx has no parameter for httpcore's network backend; the pool is rebuilt
+        # with the same settings httpx gives it plus ours (tests/test_warm.py checks it).
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_warm,
+        )
         _client = httpx.AsyncClient(
             timeout=httpx.Timeout(None),
-            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=20),
+            limits=limits,
             follow_redirects=False,
             trust_env=True,
+            transport=transport,
         )
     return _client
+
+
+def warm() -> WarmBackend:
+    """The spare-connection keeper of the shared pool; call only on the I/O loop."""
+    http_client()
+    assert _warm is not None
+    return _warm
 
 
 def request_slots() -> asyncio.Semaphore:
@@ -115,3 +150,17 @@ def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     _background.add(task)
     task.add_done_callback(_background.discard)
     return task
+
+
+async def sleep_until(deadline: float) -> None:
+    """Wait until ``time.monotonic()`` reaches ``deadline``, not rounded to milliseconds.
+
+    The loop's timer wakes up to ``TIMER_GRANULARITY`` early; the rest is spent
+    yielding to the loop (other tasks keep running), a fraction of a millisecond
+    of CPU per wait instead of up to a millisecond of lateness.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining > TIMER_GRANULARITY:
+        await asyncio.sleep(remaining - TIMER_GRANULARITY)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0)

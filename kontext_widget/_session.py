@@ -236,6 +236,7 @@ class Session:
         self._active: _Preload | None = None
         self._preload_task: asyncio.Task[None] | None = None
         self._init_task: asyncio.Task[None] | None = None
+        self._holding = False  # I/O loop only: this session holds a spare connection
         # Bid assignment (section 3.3) and ads (section 3.4).
         self._assignments: dict[str, _Preload] = {}
         self._ads: dict[tuple[str, str, str | None], Ad] = {}
@@ -550,11 +551,17 @@ class Session:
         for task in (self._preload_task, self._init_task):
             if task is not None:
                 task.cancel()
+        if self._holding:
+            self._holding = False
+            _io_loop.warm().release(self._server)
 
     def _start_init(self) -> None:
         if self._destroyed:
             self._delivery.end()
             return
+        # A connection to the server is kept ready while the session lives (_warm.py).
+        self._holding = True
+        _io_loop.warm().hold(self._server)
         self._init_task = self._track(self._run_init())
 
     async def _run_init(self) -> None:
@@ -586,6 +593,8 @@ class Session:
                 )
 
     def _start_preload(self) -> None:
+        if self._holding:
+            _io_loop.warm().prepare(self._server)  # opened while the debounce runs
         previous = self._preload_task
         if previous is not None and not previous.done():
             previous.cancel()  # superseded: no event, no /error (section 2)
@@ -623,15 +632,15 @@ class Session:
                 if self._destroyed:
                     self._debounce_pending = False
                     return None
-                remaining = self._debounce_deadline - time.monotonic()
-                if remaining <= 0:
+                deadline = self._debounce_deadline
+                if deadline <= time.monotonic():
                     self._debounce_pending = False
                     if self._disabled:
                         return None
                     preload = _Preload(next(_preload_ids), self._pending_track_only)
                     self._active = preload
                     return preload, self._preload_request_locked().body()
-            await asyncio.sleep(remaining)
+            await _io_loop.sleep_until(deadline)
 
     def _preload_request_locked(self) -> PreloadRequest:
         return PreloadRequest(
