@@ -45,6 +45,7 @@ class Figure:
     value: str
     target: str = ""
     passed: bool | None = None  # None: reported, no target
+    before: str | None = None  # main's code, measured in the same run (bench/latency.py)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -124,76 +125,6 @@ def coalescing(server: LocalAdServer, burst: int = 1000) -> list[Figure]:
             len(preloads) == 1,
         )
     ]
-
-
-# -- 3. preload overhead over raw HTTP ----------------------------------------------------
-
-
-def preload_overhead(server: LocalAdServer, runs: int = 300) -> list[Figure]:
-    filled = threading.Event()
-
-    def on_event(event: AdEvent) -> None:
-        if isinstance(event, Filled):
-            filled.set()
-
-    session = new_session(server, "bench-overhead", on_event)
-    sdk: list[float] = []
-    for i in range(runs + 10):
-        filled.clear()
-        start = time.perf_counter()
-        session.add_message(Message(id=f"o{i}", role="user", content=f"question {i}"))
-        if not filled.wait(10):
-            raise RuntimeError("no ad.filled within 10 s")
-        if i >= 10:  # the first runs warm the pool and the server
-            sdk.append(time.perf_counter() - start)
-        session.wait_idle(10)
-    body = server.requests_to("/preload")[-1].body
-    session.destroy()
-    headers = {"Content-Type": "application/json", PUBLISHER_TOKEN_HEADER: TOKEN}
-    raw = _raw_posts(server.url + "/preload", body, headers, runs, pause=0.0)
-    # The SDK path always idles for the debounce first; a request after 10 ms of
-    # idleness is slower than a back-to-back one (cold threads and caches), so the
-    # same POST at the same cadence separates that from the SDK's own cost.
-    paced = _raw_posts(server.url + "/preload", body, headers, runs, pause=0.010)
-    sdk_ms = statistics.median(sdk) * 1000
-    raw_ms = statistics.median(raw) * 1000
-    paced_ms = statistics.median(paced) * 1000
-    overhead = sdk_ms - raw_ms
-    return [
-        Figure(
-            f"add_message(user) -> ad.filled, median of {runs}",
-            f"{sdk_ms:.2f} ms (p99 {percentile(sdk, 0.99) * 1000:.2f} ms)",
-        ),
-        Figure(
-            "raw httpx POST of the same body, back to back, median",
-            f"{raw_ms:.2f} ms (p99 {percentile(raw, 0.99) * 1000:.2f} ms)",
-        ),
-        Figure(
-            "preload overhead (SDK - raw back to back), median",
-            f"{overhead:.2f} ms",
-            "<= debounce 10 ms + 2 ms",
-            overhead <= 12.0,
-        ),
-        Figure(
-            "for comparison: raw POST after 10 ms idle each, median",
-            f"{paced_ms:.2f} ms (SDK - this: {sdk_ms - paced_ms:.2f} ms)",
-        ),
-    ]
-
-
-def _raw_posts(
-    url: str, body: bytes, headers: dict[str, str], runs: int, pause: float
-) -> list[float]:
-    timings: list[float] = []
-    with httpx.Client() as client:
-        for i in range(runs + 10):
-            if pause:
-                time.sleep(pause)
-            start = time.perf_counter()
-            client.post(url, content=body, headers=headers).read()
-            if i >= 10:
-                timings.append(time.perf_counter() - start)
-    return timings
 
 
 # -- 4. scale ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import ipaddress
 import json
 import re
 import socket
+import ssl
 import string
 import sys
 import threading
@@ -272,6 +273,9 @@ class LocalAdServer:
     - ``request_timeout`` (default 5 s): a connection must deliver its whole
       request within this time of being accepted (a client that sends nothing,
       or drips its headers or body, is cut off: the body case gets a 408).
+    - with ``ssl_context`` (a server-side ``ssl.SSLContext`` holding the
+      certificate) every connection is TLS and ``url`` is ``https://``; the
+      handshake runs on the connection's thread within ``request_timeout``.
     - requests whose ``Host`` header does not name this server get 421
       (DNS-rebinding defence): the name must be ``localhost``, a loopback
       address or the bound host (with ``host="0.0.0.0"``, any IP address or
@@ -289,7 +293,13 @@ class LocalAdServer:
         max_recorded_requests: int = DEFAULT_MAX_RECORDED_REQUESTS,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError(
+                f"ssl_context must be an ssl.SSLContext or None, got {type(ssl_context).__name__}"
+            )
+        self._ssl_context = ssl_context
         if not isinstance(host, str) or not host:
             raise TypeError(f"host must be a non-empty str, got {host!r}")
         if isinstance(port, bool) or not isinstance(port, int):
@@ -350,6 +360,7 @@ class LocalAdServer:
                 self,
                 max_connections=self._max_connections,
                 request_timeout=self._request_timeout,
+                ssl_context=self._ssl_context,
             )
             thread = threading.Thread(
                 target=httpd.serve_forever,
@@ -400,9 +411,10 @@ class LocalAdServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` without a trailing slash, ready for ``ad_server_url``."""
+        """``http(s)://host:port`` without a trailing slash, ready for ``ad_server_url``."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self._ssl_context is None else "https"
+        return f"{scheme}://{host}:{self.port}"
 
     def __repr__(self) -> str:
         # No port: it is random, and notebook outputs must be reproducible.
@@ -759,9 +771,11 @@ class _HTTPServer(HTTPServer):
         *,
         max_connections: int,
         request_timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.owner = owner
         self.request_timeout = request_timeout
+        self.ssl_context = ssl_context
         self._slots = threading.BoundedSemaphore(max_connections)
         self._handlers: dict[threading.Thread, socket.socket] = {}
         self._handlers_lock = threading.Lock()
@@ -800,6 +814,13 @@ class _HTTPServer(HTTPServer):
 
     def _handle_connection(self, request: Any, client_address: Any) -> None:
         try:
+            if self.ssl_context is not None:
+                # The handshake runs here, on the connection's thread, within the
+                # connection's time limit; the TLS socket replaces the plain one.
+                request.settimeout(self.request_timeout)
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+                with self._handlers_lock:
+                    self._handlers[threading.current_thread()] = request
             self.finish_request(request, client_address)
         except Exception:
             self.handle_error(request, client_address)
@@ -812,7 +833,7 @@ class _HTTPServer(HTTPServer):
         # A client that went away (a closed tab, a cancelled preload, or a stop()
         # that closed the socket) or ran out of time is not an error worth a traceback.
         error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)) or self.owner._stopping.is_set():
+        if isinstance(error, (ConnectionError, TimeoutError, ssl.SSLError)) or self.owner._stopping.is_set():
             return
         super().handle_error(request, client_address)
 

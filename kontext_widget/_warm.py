@@ -6,9 +6,12 @@ trip. In production people pause longer than any keep-alive between messages,
 and an HTTP/1.0 server (``LocalAdServer``) closes every connection after one
 answer, so without this nearly every preload pays that set-up.
 
-How: while at least one live session uses an origin (``hold``/``release``), the
-process keeps ONE spare connection to it, TCP and TLS already done, watched in
-the background. httpcore asks its network backend (``WarmBackend``) for a
+How: while at least one live session uses an ``https`` origin
+(``hold``/``release``), the process keeps ONE spare connection to it, TCP and TLS
+already done, watched in the background. For a plain ``http`` origin (loopback
+servers, tests) a spare is opened only when a debounce starts (``prepare``), so
+it is ready when the 10 ms are over and never ties up a single-threaded server
+for longer. httpcore asks its network backend (``WarmBackend``) for a
 connection only when its pool has no usable idle one; the backend then hands
 over the spare, if it is still open, and opens the next spare in the
 background. A spare the server closes is re-opened at once if it lived at least
@@ -36,6 +39,8 @@ from urllib.parse import urlsplit
 
 import httpcore
 
+from ._asyncio_stream import AsyncioBackend
+
 __all__ = ["MIN_SPARE_LIFE", "WarmBackend"]
 
 logger = logging.getLogger("kontext_widget")
@@ -57,6 +62,9 @@ class _Origin:
     host: str
     port: int
     holders: int = 0
+    # Over TLS a spare stands while the origin is held; over plain HTTP one is only
+    # opened while a debounce runs (a single-threaded server is not tied up by it).
+    standing: bool = False
     stream: httpcore.AsyncNetworkStream | None = None
     opened_at: float = 0.0
     task: asyncio.Task[None] | None = None  # connecting, then watching
@@ -105,7 +113,7 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
     """httpcore's default backend, plus one prepared connection per held origin."""
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = AsyncioBackend()
         self._ssl_context = ssl_context
         self._origins: dict[_Key, _Origin] = {}
 
@@ -115,7 +123,8 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
         origin = self._origin(url, create=True)
         if origin is not None:
             origin.holders += 1
-            self._ensure(origin)
+            if origin.standing:
+                self._ensure(origin)
 
     def release(self, url: str) -> None:
         """A session stopped using the origin; the last one closes its spare."""
@@ -135,9 +144,7 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
 
     def active(self) -> int:
         """Origins with a spare, a connect or a watcher running (for tests)."""
-        return sum(
-            1 for o in self._origins.values() if o.stream is not None or o.task is not None
-        )
+        return sum(1 for o in self._origins.values() if o.stream is not None or o.task is not None)
 
     # -- httpcore's side ---------------------------------------------------------------
     async def connect_tcp(
@@ -184,7 +191,9 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
             proxies = urllib.request.getproxies()
             if scheme in proxies and not urllib.request.proxy_bypass(host):
                 return None  # the proxy's transport connects, not this backend
-            origin = self._origins[(host, port)] = _Origin(scheme, host, port)
+            origin = self._origins[(host, port)] = _Origin(
+                scheme, host, port, standing=scheme == "https"
+            )
         return origin
 
     def _ensure(self, origin: _Origin) -> None:
@@ -207,7 +216,7 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
                     return  # handed over meanwhile (the read was cancelled)
                 origin.stream = None
                 await _close(stream)
-                if time.monotonic() - origin.opened_at < MIN_SPARE_LIFE:
+                if not origin.standing or time.monotonic() - origin.opened_at < MIN_SPARE_LIFE:
                     return
         finally:
             if origin.task is asyncio.current_task():
@@ -243,7 +252,8 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
             task.cancel()  # the watcher: its read waits for data that never comes
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._ensure(origin)  # the next spare, in the background
+        if origin.standing:
+            self._ensure(origin)  # the next spare, in the background
         if stream.get_extra_info("is_readable"):
             await _close(stream)  # closed by the server in the meantime
             return None

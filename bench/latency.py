@@ -1,0 +1,464 @@
+"""Preload latency: the SDK path against a raw sync POST, where each millisecond goes,
+and the same against main's code ("before"), side by side.
+
+``python -m bench.latency worker RUNS`` measures, in this interpreter and interleaved
+(one SDK preload, then one raw ``httpx.Client`` POST of the same body after the same
+10 ms idle, against each server in turn), against a ``LocalAdServer`` and a plain
+stdlib ``http.server`` (HTTP/1.0, one request per connection, one thread), and
+prints JSON samples. ``compare`` runs that worker alternately with this tree's
+``kontext_widget`` and with a snapshot of main's (``git archive``), a few rounds
+each, so a loaded machine slows both alike. The breakdown patches timestamps
+into the path (bench only: the package carries no tracing code).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kontext_widget._constants import TIMING
+
+from .suite import Figure
+
+ROOT = Path(__file__).parent.parent
+TOKEN = "pub-bench"
+STAGES = [
+    "debounce fired",
+    "request start",
+    "connection acquired",
+    "request sent",
+    "response headers",
+    "body read",
+    "decoded",
+    "event delivered",
+]
+
+
+@contextmanager
+def stdlib_server(answer: bytes) -> Iterator[str]:
+    """``http.server.HTTPServer`` (HTTP/1.0, one thread) answering every POST with ``answer``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join()
+        httpd.server_close()
+
+
+class _Tracer:
+    """Timestamps along the preload path, patched in from outside."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, time.perf_counter())
+
+    def install(self) -> None:
+        from kontext_widget import _client, _session
+
+        tracer = self
+        attempt = _client._attempt
+        debounce = _session.Session._debounce
+        classify = _session.classify_preload
+        trace_names = {
+            "http11.send_request_headers.started": "connection acquired",
+            "http11.send_request_body.complete": "request sent",
+            "http11.receive_response_headers.complete": "response headers",
+            "http11.response_closed.complete": "body read",
+        }
+
+        async def on_trace(name: str, _info: object) -> None:
+            if name in trace_names:
+                tracer.mark(trace_names[name])
+
+        async def traced_attempt(url: str, body: Any, headers: Any) -> Any:
+            tracer.mark("request start")
+            client = _client._io_loop.http_client()
+            async with client.stream(
+                "POST", url, json=body, headers=headers, extensions={"trace": on_trace}
+            ) as response:
+                content = await _client._read_limited(response)
+            return _client.RawResponse(response.status_code, content)
+
+        async def traced_debounce(session: Any) -> Any:
+            result = await debounce(session)
+            tracer.mark("debounce fired")
+            return result
+
+        def traced_classify(*args: Any) -> Any:
+            result = classify(*args)
+            tracer.mark("decoded")
+            return result
+
+        _client._attempt = traced_attempt  # type: ignore[assignment]
+        _session.Session._debounce = traced_debounce  # type: ignore[method-assign]
+        _session.classify_preload = traced_classify
+        del attempt
+
+
+def worker(runs: int, trace: bool) -> dict[str, Any]:
+    """Interleaved SDK and raw samples (ms) against both servers, in this interpreter."""
+    from kontext_widget import AdEvent, Filled, LocalAdServer, Message, create_session
+
+    os.environ.setdefault("KONTEXT_WIDGET_CONFIG_DIR", tempfile.mkdtemp(prefix="kw-bench-"))
+    tracer = _Tracer()
+    if trace:
+        tracer.install()
+    out: dict[str, Any] = {}
+    with LocalAdServer() as local:
+        probe = {"id": "p", "role": "user", "content": "q", "createdAt": "2026-01-01T00:00:00Z"}
+        answer = httpx.post(
+            local.url + "/preload",
+            json={
+                "publisherToken": TOKEN,
+                "userId": "u",
+                "conversationId": "c",
+                "enabledPlacementCodes": ["inlineAd"],
+                "messages": [probe],
+            },
+            headers={"Kontextso-Publisher-Token": TOKEN},
+        ).content
+        with stdlib_server(answer) as plain:
+            servers = {"LocalAdServer": local.url, "stdlib http.server": plain}
+            filled = threading.Event()
+
+            def on_event(event: AdEvent) -> None:
+                if isinstance(event, Filled):
+                    tracer.mark("event delivered")
+                    filled.set()
+
+            sessions = {
+                name: create_session(
+                    publisher_token=TOKEN,
+                    user_id="user-bench",
+                    conversation_id=f"bench-latency-{index}",
+                    ad_server_url=url,
+                    on_event=on_event,
+                )
+                for index, (name, url) in enumerate(servers.items())
+            }
+            headers = {"Content-Type": "application/json", "Kontextso-Publisher-Token": TOKEN}
+            body = b""
+            with httpx.Client() as client:
+                for i in range(runs + 5):
+                    for name, url in servers.items():
+                        session = sessions[name]
+                        session.wait_idle(10)
+                        filled.clear()
+                        tracer.marks.clear()
+                        start = sdk_start = time.perf_counter()
+                        session.add_message(Message(id=f"m{i}", role="user", content="hiking?"))
+                        if not filled.wait(10):
+                            raise RuntimeError("no ad.filled within 10 s")
+                        sdk = time.perf_counter() - start
+                        marks = dict(tracer.marks)
+                        session.wait_idle(10)
+                        if not body:
+                            body = local.requests_to("/preload")[-1].body
+                        time.sleep(0.010)  # the same idle gap the debounce gives the SDK
+                        start = time.perf_counter()
+                        client.post(url + "/preload", content=body, headers=headers).read()
+                        raw = time.perf_counter() - start
+                        if i < 5:
+                            continue  # warm-up
+                        entry = out.setdefault(name, {"sdk": [], "raw": [], "stages": []})
+                        entry["sdk"].append(sdk * 1000)
+                        entry["raw"].append(raw * 1000)
+                        if trace:  # ms since add_message, per stage reached
+                            entry["stages"].append(
+                                {k: (v - sdk_start) * 1000 for k, v in marks.items()}
+                            )
+            for session in sessions.values():
+                session.destroy()
+    return out
+
+
+def main_snapshot() -> tuple[Path, str]:
+    """main's ``kontext_widget`` as it is now, extracted to a temporary directory."""
+    target = Path(tempfile.mkdtemp(prefix="kw-main-"))
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "main", "kontext_widget"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    # ``python -m`` puts the working directory first on sys.path: workers for main
+    # run from here, where only ``bench`` (this tree's) sits next to main's package.
+    (target / "bench").symlink_to(ROOT / "bench")
+    return target, commit
+
+
+def _run_worker(tree: Path, runs: int, trace: bool) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    args = [sys.executable, "-m", "bench.latency", "worker", str(runs)]
+    if trace:
+        args.append("trace")
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=True, cwd=tree)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(rounds: int = 4, runs: int = 50) -> dict[str, dict[str, Any]]:
+    """Alternate this tree and main, ``rounds`` times ``runs`` preloads per server each."""
+    snapshot, commit = main_snapshot()
+    merged: dict[str, dict[str, Any]] = {"after": {}, "before": {}}
+    for _ in range(rounds):
+        for label, tree in (("after", ROOT), ("before", snapshot)):
+            for server, data in _run_worker(tree, runs, trace=True).items():
+                entry = merged[label].setdefault(server, {"sdk": [], "raw": [], "stages": []})
+                for key in entry:
+                    entry[key] += data[key]
+    merged["before"]["commit"] = commit  # type: ignore[assignment]
+    return merged
+
+
+def preload_section() -> list[Figure]:
+    """Section 3: SDK path minus raw POST, before (main) and after, with the breakdown."""
+    result = compare()
+    before, after = result["before"], result["after"]
+    debounce_ms = TIMING.debounce * 1000
+    figures: list[Figure] = []
+    for server in ("LocalAdServer", "stdlib http.server"):
+        b, a = before[server], after[server]
+        over_b = median(b["sdk"]) - median(b["raw"])
+        over_a = median(a["sdk"]) - median(a["raw"])
+        figures += [
+            Figure(
+                f"{server}: add_message(user) -> ad.filled, median of {len(a['sdk'])}",
+                f"{median(a['sdk']):.2f} ms",
+                before=f"{median(b['sdk']):.2f} ms",
+            ),
+            Figure(
+                f"{server}: raw sync httpx POST, same body, after the same 10 ms idle",
+                f"{median(a['raw']):.2f} ms",
+                before=f"{median(b['raw']):.2f} ms",
+            ),
+            Figure(
+                f"{server}: SDK - raw, median",
+                f"{over_a:.2f} ms",
+                f"<= debounce {debounce_ms:.0f} ms + 1 ms",
+                over_a <= debounce_ms + 1,
+                before=f"{over_b:.2f} ms",
+            ),
+        ]
+        for (stage, ms_a), (_, ms_b) in zip(
+            breakdown(a["stages"]), breakdown(b["stages"]), strict=True
+        ):
+            figures.append(
+                Figure(f"{server} breakdown: -> {stage}", f"{ms_a:.2f} ms", before=f"{ms_b:.2f} ms")
+            )
+    return figures
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _main(argv: list[str]) -> int:
+    if argv[:1] == ["tls"]:
+        print(json.dumps(tls_worker(int(argv[1]), int(argv[2]), float(argv[3]))))
+        return 0
+    if argv[:1] == ["where"]:
+        import kontext_widget
+
+        print(kontext_widget.__file__)
+        return 0
+    if argv[:1] == ["worker"]:
+        print(json.dumps(worker(int(argv[1]), trace="trace" in argv[2:])))
+        return 0
+    result = compare()
+    for label, servers in result.items():
+        for server, data in servers.items():
+            if isinstance(data, dict):
+                print(label, server, f"sdk {median(data['sdk']):.2f} raw {median(data['raw']):.2f}")
+    return 0
+
+
+def breakdown(stages: list[dict[str, float]]) -> list[tuple[str, float]]:
+    """Median time spent in each stage (since the previous one) over the runs that reached all."""
+    complete = [marks for marks in stages if all(stage in marks for stage in STAGES)]
+    rows = []
+    for index, stage in enumerate(STAGES):
+        before = STAGES[index - 1] if index else None
+        rows.append((stage, median([m[stage] - (m[before] if before else 0.0) for m in complete])))
+    return rows
+
+
+# -- production conditions: TLS and a 40 ms round trip ------------------------------------
+
+ONE_WAY = 0.020  # seconds each way through the proxy: a 40 ms round trip
+
+
+def tls_worker(warm_runs: int, idle_runs: int, idle: float) -> dict[str, Any]:
+    """add_message -> ad.filled through the proxy to a TLS LocalAdServer, warm and after idle.
+
+    The client trusts the CA through ``SSL_CERT_FILE``, set by ``tls_compare`` before
+    this interpreter started (the SDK's TLS context honours it, like httpx's own).
+    """
+    from kontext_widget import AdEvent, Filled, LocalAdServer, Message, create_session
+
+    from .latency_proxy import LatencyProxy
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(os.environ["KW_BENCH_SERVER_PEM"])
+    out: dict[str, list[float]] = {"warm": [], "idle": [], "server": []}
+    with LocalAdServer() as plain, httpx.Client() as client:
+        # Server time: a POST to a plain loopback LocalAdServer (connect included).
+        probe = {"id": "p", "role": "user", "content": "q", "createdAt": "2026-01-01T00:00:00Z"}
+        body = {
+            "publisherToken": TOKEN,
+            "userId": "u",
+            "conversationId": "c",
+            "enabledPlacementCodes": ["inlineAd"],
+            "messages": [probe],
+        }
+        for _ in range(20):
+            start = time.perf_counter()
+            client.post(
+                plain.url + "/preload", json=body, headers={"Kontextso-Publisher-Token": TOKEN}
+            )
+            out["server"].append((time.perf_counter() - start) * 1000)
+    with (
+        LocalAdServer(ssl_context=server_context) as server,
+        LatencyProxy(server.port, ONE_WAY) as proxy,
+    ):
+        filled = threading.Event()
+
+        def on_event(event: AdEvent) -> None:
+            if isinstance(event, Filled):
+                filled.set()
+
+        session = create_session(
+            publisher_token=TOKEN,
+            user_id="user-bench",
+            conversation_id="bench-tls",
+            ad_server_url=f"https://127.0.0.1:{proxy.port}",
+            on_event=on_event,
+        )
+        session.wait_idle(10)
+        for i in range(warm_runs + idle_runs + 2):
+            if i >= warm_runs + 2:
+                time.sleep(idle)
+            else:
+                time.sleep(0.2)
+            filled.clear()
+            start = time.perf_counter()
+            session.add_message(Message(id=f"t{i}", role="user", content="hiking?"))
+            if not filled.wait(30):
+                raise RuntimeError("no ad.filled within 30 s")
+            elapsed = (time.perf_counter() - start) * 1000
+            session.wait_idle(10)
+            if 2 <= i < warm_runs + 2:
+                out["warm"].append(elapsed)
+            elif i >= warm_runs + 2:
+                out["idle"].append(elapsed)
+        session.destroy()
+    return out
+
+
+def tls_compare(warm_runs: int = 20, idle_runs: int = 3, idle: float = 60.0) -> dict[str, Any]:
+    """This tree and main's, run side by side (their idle periods overlap)."""
+    snapshot, _commit = main_snapshot()
+    directory = Path(tempfile.mkdtemp(prefix="kw-tls-"))
+    import trustme
+
+    ca = trustme.CA()
+    pem = directory / "server.pem"
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    ca_file = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    env = {
+        **os.environ,
+        "SSL_CERT_FILE": str(ca_file),
+        "KW_BENCH_SERVER_PEM": str(pem),
+        "KONTEXT_WIDGET_CONFIG_DIR": str(directory),
+    }
+    args = [sys.executable, "-m", "bench.latency", "tls", str(warm_runs), str(idle_runs), str(idle)]
+    running = {
+        label: subprocess.Popen(
+            args,
+            env={**env, "PYTHONPATH": str(tree)},
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=tree,
+        )
+        for label, tree in (("after", ROOT), ("before", snapshot))
+    }
+    result = {}
+    for label, process in running.items():
+        stdout, _ = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"TLS worker ({label}) failed")
+        result[label] = json.loads(stdout.strip().splitlines()[-1])
+    return result
+
+
+def tls_section() -> list[Figure]:
+    result = tls_compare()
+    before, after = result["before"], result["after"]
+    server_ms = median(after["server"])
+    rtt = 2 * ONE_WAY * 1000
+    debounce_ms = TIMING.debounce * 1000
+    target = debounce_ms + rtt + server_ms + 5
+    idle_ms = median(after["idle"])
+    return [
+        Figure(
+            "server time (POST to a plain loopback LocalAdServer, connect included)",
+            f"{server_ms:.2f} ms",
+            before=f"{median(before['server']):.2f} ms",
+        ),
+        Figure(
+            f"warm: add_message -> ad.filled, median of {len(after['warm'])}",
+            f"{median(after['warm']):.1f} ms",
+            f"<= {target:.1f} ms",
+            median(after["warm"]) <= target,
+            before=f"{median(before['warm']):.1f} ms",
+        ),
+        Figure(
+            f"after 60 s idle: add_message -> ad.filled, median of {len(after['idle'])}",
+            f"{idle_ms:.1f} ms ({', '.join(f'{v:.0f}' for v in after['idle'])})",
+            f"<= debounce + RTT {rtt:.0f} + server + 5 = {target:.1f} ms",
+            idle_ms <= target,
+            before=f"{median(before['idle']):.1f} ms",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
