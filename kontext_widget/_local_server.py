@@ -833,7 +833,10 @@ class _HTTPServer(HTTPServer):
         # A client that went away (a closed tab, a cancelled preload, or a stop()
         # that closed the socket) or ran out of time is not an error worth a traceback.
         error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError, ssl.SSLError)) or self.owner._stopping.is_set():
+        if (
+            isinstance(error, (ConnectionError, TimeoutError, ssl.SSLError))
+            or self.owner._stopping.is_set()
+        ):
             return
         super().handle_error(request, client_address)
 

@@ -1,0 +1,163 @@
+"""Connections kept ready for the ad server (``_warm``) and the streams under them.
+
+The TLS case runs in a fresh interpreter: the SDK's one HTTP client trusts the
+throwaway CA through ``SSL_CERT_FILE``, read when that client is made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import trustme
+
+from kontext_widget import Filled, LocalAdServer, Message, create_session
+
+ROOT = Path(__file__).parent.parent
+
+TLS_SCRIPT = """
+import json, os, ssl, threading, time
+from bench.latency_proxy import LatencyProxy
+from kontext_widget import Filled, LocalAdServer, Message, create_session, _io_loop
+
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(os.environ["SERVER_PEM"])
+one_way = 0.050
+# The server drops a connection that sends nothing within 1.5 s: the spare is lost
+# and must be re-opened in the background before the next message.
+with LocalAdServer(ssl_context=context, request_timeout=1.5) as server:
+    with LatencyProxy(server.port, one_way) as proxy:
+        filled = threading.Event()
+        session = create_session(
+            publisher_token="pub-test", user_id="u", conversation_id="c",
+            ad_server_url=f"https://127.0.0.1:{proxy.port}",
+            on_event=lambda e: filled.set() if isinstance(e, Filled) else None,
+        )
+        session.wait_idle(10)
+        idle = []
+        for i in range(3):
+            time.sleep(3.0)
+            filled.clear()
+            start = time.perf_counter()
+            session.add_message(Message(id=f"m{i}", role="user", content="hiking?"))
+            assert filled.wait(10), "no ad.filled"
+            idle.append((time.perf_counter() - start) * 1000)
+            session.wait_idle(10)
+        session.destroy()
+        time.sleep(0.5)
+        async def count():
+            return _io_loop.warm().active()
+        active = _io_loop.submit(count()).result()
+        seen = proxy.connections
+        time.sleep(2.0)  # longer than the server's 1.5 s: a live keeper would re-dial
+        print(json.dumps({"idle": idle, "active": active,
+                          "new_connections": proxy.connections - seen}))
+"""
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> dict[str, str]:
+    ca = trustme.CA()
+    pem = tmp_path / "server.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return {"SSL_CERT_FILE": str(ca_file), "SERVER_PEM": str(pem)}
+
+
+def test_tls_connection_is_ready_after_idle_and_gone_after_destroy(
+    tls_files: dict[str, str],
+) -> None:
+    env = {**os.environ, **tls_files, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", TLS_SCRIPT],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # 100 ms round trip. With a ready connection: debounce + one round trip + server
+    # time. A new one costs at least two more round trips (proxy connect and TLS
+    # handshake), i.e. >= 310 ms, so 210 ms tells them apart with room for a busy CI.
+    idle = sorted(result["idle"])
+    assert idle[1] < 210, result
+    assert result["active"] == 0, result
+    assert result["new_connections"] == 0, result
+
+
+@pytest.fixture
+def single_threaded_server(server: LocalAdServer) -> Iterator[str]:
+    """A stdlib ``HTTPServer``: one thread, so any idle connection held open blocks it."""
+    answer = httpx.post(
+        server.url + "/preload",
+        json={
+            "publisherToken": "pub-test",
+            "userId": "u",
+            "conversationId": "c",
+            "enabledPlacementCodes": ["inlineAd"],
+            "messages": [
+                {"id": "p", "role": "user", "content": "q", "createdAt": "2026-01-01T00:00:00Z"}
+            ],
+        },
+        headers={"Kontextso-Publisher-Token": "pub-test"},
+    ).content
+
+    class Handler(BaseHTTPRequestHandler):
+        timeout = 5.0
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join()
+        httpd.server_close()
+
+
+def test_plain_http_keeps_no_standing_connection(single_threaded_server: str) -> None:
+    """Over http a spare exists only while a debounce runs: others can still be served."""
+    filled = threading.Event()
+    session = create_session(
+        publisher_token="pub-test",
+        user_id="u",
+        conversation_id="c",
+        ad_server_url=single_threaded_server,
+        on_event=lambda event: filled.set() if isinstance(event, Filled) else None,
+    )
+    try:
+        for i in range(3):
+            filled.clear()
+            session.add_message(Message(id=f"m{i}", role="user", content="hiking?"))
+            assert filled.wait(10)
+            session.wait_idle(10)
+            start = time.monotonic()
+            response = httpx.post(single_threaded_server + "/preload", content=b"{}", timeout=3)
+            assert response.status_code == 200
+            assert time.monotonic() - start < 2.5
+    finally:
+        session.destroy()
