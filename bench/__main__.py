@@ -97,15 +97,32 @@ lists its figures; otherwise they are in that suite's closing report.
 
 
 OVERHEAD_NOTE = """\
-Where the preload overhead goes (timestamps on the preload path): add_message to POST start
-~10.5 ms, i.e. the protocol's 10 ms debounce plus ~0.5 ms because asyncio rounds timer waits up
-to whole milliseconds (epoll) and the work hops to the I/O thread; the POST itself ~2.5 ms on
-httpx's async client against ~1.3 ms for the sync client sent back to back (after a 10 ms idle
-gap, which the SDK path always has, the same raw POST costs ~0.6 ms more); callback delivery
-~0.2 ms. Against a raw POST that also idles 10 ms first the overhead is within the target. Plan if
-it matters: the debounce could wake on a timer not rounded to milliseconds (a selector with
-sub-millisecond timeouts), which recovers ~0.5 ms; the rest is the async HTTP client we chose so
-that one thread serves every session.
+Measured on a loaded machine (other test runs, load average around 10 on 2 cores): absolute
+times are noisy, so Before (main's code) and Measured (this tree) alternate in one run, 4 rounds
+of 50 preloads per server each, and medians are compared. Breakdown rows: median time from the
+previous stage (the first from add_message); medians of stages do not add up to the total.
+Findings (bench/latency.py, timestamps patched into the path): TCP_NODELAY is not the cause
+(asyncio sets it on every TCP transport; adding it as a socket option changed nothing); httpcore
+on anyio yields a loop iteration per send and receive and connects through a task group, which
+made "request sent" several times slower than the sync client: httpcore now runs on asyncio
+transports directly, with the request head and body sent in one write
+(kontext_widget/_asyncio_stream.py). Both servers answer HTTP/1.0, so every preload connects:
+the connection is now opened while the debounce runs (kontext_widget/_warm.py). The debounce
+waits to the exact deadline instead of epoll's whole milliseconds; on this machine the lateness
+that remains is the I/O thread's wake-up (scheduler and GIL, the in-process server's threads
+included), not the rounding.
+"""
+
+
+TLS_NOTE = """\
+Measured on a loaded machine. Before: every /preload to an HTTP/1.0 server over TLS opens a
+connection (the proxy's connect, the TLS handshake) before its one useful round trip. Now one
+spare connection per https server, TLS done, is kept while a session of that server lives and
+re-opened in the background when the server drops it (LocalAdServer drops a connection that
+sends nothing within 5 s, so during the 60 s pause it was re-opened about 12 times); the
+/preload after the pause pays the debounce and one round trip. The two clients run in separate
+interpreters against the same server and proxy, the Before one shifted by half the idle time so
+their requests do not coincide.
 """
 
 
@@ -129,6 +146,8 @@ def _section(title: str, description: str, figures: list[suite.Figure], seconds:
         lines += [f"| {f.name} | {f.value} | {f.target} | {_verdict(f)} |" for f in figures]
     if title.startswith("3."):
         lines += ["", OVERHEAD_NOTE.rstrip()]
+    if title.startswith("9."):
+        lines += ["", TLS_NOTE.rstrip()]
     if title.startswith("6."):
         lines += ["", BROWSER_NOTE.rstrip()]
     return "\n".join(lines)

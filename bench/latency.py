@@ -292,7 +292,8 @@ def median(values: list[float]) -> float:
 
 def _main(argv: list[str]) -> int:
     if argv[:1] == ["tls"]:
-        print(json.dumps(tls_worker(argv[1], int(argv[2]), int(argv[3]), float(argv[4]))))
+        numbers = int(argv[2]), int(argv[3]), float(argv[4]), float(argv[5])
+        print(json.dumps(tls_worker(argv[1], *numbers)))
         return 0
     if argv[:1] == ["where"]:
         import kontext_widget
@@ -325,7 +326,9 @@ def breakdown(stages: list[dict[str, float]]) -> list[tuple[str, float]]:
 ONE_WAY = 0.020  # seconds each way through the proxy: a 40 ms round trip
 
 
-def tls_worker(url: str, warm_runs: int, idle_runs: int, idle: float) -> dict[str, Any]:
+def tls_worker(
+    url: str, warm_runs: int, idle_runs: int, idle: float, offset: float
+) -> dict[str, Any]:
     """add_message -> ad.filled against ``url`` (the proxy), warm and after ``idle`` seconds.
 
     The client trusts the CA through ``SSL_CERT_FILE``, set by ``tls_compare`` before
@@ -348,6 +351,7 @@ def tls_worker(url: str, warm_runs: int, idle_runs: int, idle: float) -> dict[st
         on_event=on_event,
     )
     session.wait_idle(10)
+    time.sleep(offset)  # the other worker's requests do not coincide with these
     for i in range(warm_runs + idle_runs + 2):
         time.sleep(idle if i >= warm_runs + 2 else 0.2)
         filled.clear()
@@ -453,7 +457,7 @@ def tls_compare(warm_runs: int = 20, idle_runs: int = 3, idle: float = 60.0) -> 
         args += [str(warm_runs), str(idle_runs), str(idle)]
         running = {
             label: subprocess.Popen(
-                args,
+                [*args, str(0.0 if label == "after" else idle / 2)],
                 env={**env, "PYTHONPATH": str(tree)},
                 stdout=subprocess.PIPE,
                 text=True,
