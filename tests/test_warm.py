@@ -161,3 +161,69 @@ def test_plain_http_keeps_no_standing_connection(single_threaded_server: str) ->
             assert time.monotonic() - start < 2.5
     finally:
         session.destroy()
+
+
+def test_request_head_and_body_go_out_in_one_write() -> None:
+    """httpcore writes head and body separately; the stream hands them to TCP together."""
+    import asyncio
+    import socket
+
+    from kontext_widget._asyncio_stream import AsyncioBackend
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    async def exchange() -> tuple[list[bytes], bytes]:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=10)
+        transport = stream._transport  # type: ignore[attr-defined]
+        writes: list[bytes] = []
+        real_write = transport.write
+
+        def record(data: bytes) -> None:
+            writes.append(bytes(data))
+            real_write(data)
+
+        transport.write = record
+        await stream.write(b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\n")
+        await stream.write(b"body")
+        assert writes == []  # held until the response is awaited
+        server, _ = await asyncio.get_running_loop().run_in_executor(None, listener.accept)
+        with server:
+            reading = asyncio.ensure_future(stream.read(100, timeout=10))
+            await asyncio.sleep(0)
+            received = await asyncio.get_running_loop().run_in_executor(None, server.recv, 65536)
+            server.sendall(b"ok")
+            assert await reading == b"ok"
+        await stream.aclose()
+        return writes, received
+
+    try:
+        writes, received = asyncio.run(exchange())
+    finally:
+        listener.close()
+    assert writes == [b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody"]
+    assert received.endswith(b"\r\n\r\nbody")
+
+
+def test_stream_read_after_the_server_closed_returns_end_of_stream() -> None:
+    import asyncio
+    import socket
+
+    from kontext_widget._asyncio_stream import AsyncioBackend
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    async def exchange() -> bytes:
+        stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=10)
+        server, _ = await asyncio.get_running_loop().run_in_executor(None, listener.accept)
+        server.close()
+        data = await stream.read(100, timeout=10)
+        assert stream.get_extra_info("is_readable")  # an unusable idle connection
+        await stream.aclose()
+        return data
+
+    try:
+        assert asyncio.run(exchange()) == b""
+    finally:
+        listener.close()
