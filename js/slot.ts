@@ -8,7 +8,7 @@
  */
 
 /** Used when nothing better is known: about one inline card of the local creative. */
-export const DEFAULT_RESERVED_HEIGHT = 150;
+export const DEFAULT_RESERVED_HEIGHT = 180;
 
 /** A reservation is a guess, not a creative's word: bounded to a sane range. */
 export const MAX_RESERVED_HEIGHT = 800;

@@ -458,9 +458,9 @@ describe("host actions", () => {
     expect(slot?.style.minHeight).toBe("");
     model.set("server_origin", SERVER_ORIGIN);
     model.set("iframe_url", IFRAME_URL);
-    expect(slot?.style.minHeight).toBe("150px");
+    expect(slot?.style.minHeight).toBe("180px");
     fromInline(view, "resize-iframe", { height: 188 });
-    expect(slot?.style.minHeight).toBe("150px");
+    expect(slot?.style.minHeight).toBe("180px");
     fromInline(view, "show-iframe");
     expect(slot?.style.minHeight).toBe("");
     // The next ad of this code reserves what this one measured; its own height wins.

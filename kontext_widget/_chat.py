@@ -47,11 +47,12 @@ Reply = ReplyText | Callable[[tuple[Message, ...]], ReplyText]
 # A display that starts and ends with this bundle compares equal under nbval.
 _EMPTY: dict[str, str] = {"text/plain": ""}
 _CURSOR = "▍"
-# Appended to the stream's rich versions (never to stored outputs): while the
-# stream is on screen, the outputs after it in its cell (the whole reply, shown
-# just before the stream is emptied) stay hidden.
+# Appended inline (no new paragraph, so no height of its own) to the stream's rich
+# versions, never to stored outputs: while the stream is on screen, the outputs
+# after it in its cell (the whole reply, shown just before the stream is emptied)
+# stay hidden.
 _STREAM_GUARD = (
-    "\n\n<style>.jp-OutputArea-child:has(.kw-stream-live) ~ .jp-OutputArea-child"
+    "<style>.jp-OutputArea-child:has(.kw-stream-live) ~ .jp-OutputArea-child"
     '{display:none !important}</style><span class="kw-stream-live" hidden></span>'
 )
 _RICH_TYPES = ("text/html", "text/markdown")
