@@ -19,12 +19,13 @@ user would. Then:
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import os
-import urllib.request
 import re
 import shutil
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,14 +305,15 @@ def unwindowed(jupyter_server: JupyterServer) -> Iterator[None]:
 def height_changes(history: list[int]) -> int:
     """How often a slot changed height once it first had one (0 = hidden is not a height)."""
     seen = [h for h in history if h > 0]
-    return sum(1 for before, after in zip(seen, seen[1:]) if abs(after - before) > 1)
+    return sum(1 for before, after in itertools.pairwise(seen) if abs(after - before) > 1)
 
 
 def collapses(history: list[int]) -> list[tuple[int, int]]:
     """Each time an output area got shorter (by more than 2 px): (before, after)."""
-    return [(b, a) for b, a in zip(history, history[1:]) if a < b - 2]
+    return [(b, a) for b, a in itertools.pairwise(history) if a < b - 2]
 
 
+@pytest.mark.usefixtures("unwindowed")
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("notebook_name", ["chat_demo.ipynb", "placements.ipynb"])
 def test_run_all_ads_quote_their_turn_take_the_theme_and_do_not_shift(
@@ -319,10 +321,7 @@ def test_run_all_ads_quote_their_turn_take_the_theme_and_do_not_shift(
     theme: str,
     jupyter_server: JupyterServer,
     open_notebook: Any,
-    browser_context: BrowserTab,
     lab_theme: list[Any],
-    unwindowed: None,
-    record_property: Any,
 ) -> None:
     source = NOTEBOOKS / notebook_name
     name = f"reader-{theme}-{notebook_name}"
@@ -383,7 +382,6 @@ def test_run_all_ads_quote_their_turn_take_the_theme_and_do_not_shift(
     shifts = wait_settled(page)
     heights = page.evaluate(_READ_HEIGHTS_JS)
     figures = cls_figures(shifts)
-    record_property("layout_shift", figures)
     print(f"layout shift {notebook_name} {theme}: {figures}")
     for shift in shifts:
         print("  shift", shift)
@@ -458,7 +456,9 @@ def test_ads_below_the_fold_in_a_narrow_window_hold_their_space(
     count = iframes.count()
     assert count >= 3
     reserved = [
-        iframes.nth(i).evaluate("(f) => parseFloat(getComputedStyle(f.parentElement).minHeight) || 0")
+        iframes.nth(i).evaluate(
+            "(f) => parseFloat(getComputedStyle(f.parentElement).minHeight) || 0"
+        )
         for i in range(count)
     ]
     shown = [iframes.nth(i).evaluate("(f) => f.style.height") for i in range(count)]
