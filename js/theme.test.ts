@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { contextWithTheme, detectHostTheme, modalUrlWithTheme, watchHostTheme, type Theme } from "./theme";
+import {
+  contextWithTheme,
+  detectHostTheme,
+  frameTheme,
+  modalUrlWithTheme,
+  watchHostTheme,
+  type Theme,
+} from "./theme";
 
 function resetPage(): void {
   for (const element of [document.documentElement, document.body]) {
@@ -125,5 +132,13 @@ describe("modalUrlWithTheme", () => {
   it("keeps the publisher's theme and an empty URL", () => {
     expect(modalUrlWithTheme(`${url}&theme=light`, "light", "dark")).toBe(`${url}&theme=light`);
     expect(modalUrlWithTheme("", null, "dark")).toBe("");
+  });
+});
+
+describe("frameTheme", () => {
+  it("is the publisher's light/dark theme, else the host's, and none for other themes", () => {
+    expect(frameTheme(null, "dark")).toBe("dark");
+    expect(frameTheme("light", "dark")).toBe("light");
+    expect(frameTheme("sepia", "dark")).toBeNull();
   });
 });

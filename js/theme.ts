@@ -95,3 +95,9 @@ export function modalUrlWithTheme(modalUrl: string, explicit: string | null | un
   const separator = modalUrl.includes("?") ? "&" : "?";
   return `${modalUrl}${separator}theme=${host}`;
 }
+
+/** The light/dark scheme the creative is drawn in, or null for a publisher theme that is neither. */
+export function frameTheme(explicit: string | null | undefined, host: Theme): Theme | null {
+  if (!explicit) return host;
+  return explicit === "light" || explicit === "dark" ? explicit : null;
+}

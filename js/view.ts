@@ -31,7 +31,14 @@ import {
   sanitizeStyles,
   type StyleDeclaration,
 } from "./styles";
-import { contextWithTheme, detectHostTheme, modalUrlWithTheme, watchHostTheme, type Theme } from "./theme";
+import {
+  contextWithTheme,
+  detectHostTheme,
+  frameTheme,
+  modalUrlWithTheme,
+  watchHostTheme,
+  type Theme,
+} from "./theme";
 
 /** §6.3: the dimensions heartbeat period. */
 export const DIMENSIONS_INTERVAL_MS = 200;
@@ -165,6 +172,7 @@ export class AdView implements Claimant {
     this.unmountFrame();
     const frame = document.createElement("iframe");
     applyFrameAttributes(frame, url, "Sponsored content");
+    this.applyColorScheme(frame);
     const style = frame.style;
     style.display = "none";
     style.width = "100%";
@@ -303,9 +311,20 @@ export class AdView implements Claimant {
   /** The notebook switched theme: tell a creative that follows it, without reloading it. */
   private readonly onHostTheme = (theme: Theme): void => {
     this.hostTheme = theme;
-    if (this.model.get("theme") || this.frame === null || !this.frameInitialized) return;
-    this.postContext(this.frame);
+    if (this.model.get("theme") || this.frame === null) return;
+    this.applyColorScheme(this.frame);
+    if (this.frameInitialized) this.postContext(this.frame);
   };
+
+  /**
+   * The iframe element's `color-scheme` is the creative's theme: Chromium paints an
+   * opaque canvas behind a frame whose document's scheme differs from its element's,
+   * which would put a white (or black) box around a transparent creative.
+   */
+  private applyColorScheme(frame: HTMLIFrameElement): void {
+    const theme = frameTheme(this.model.get("theme"), this.hostTheme);
+    if (theme !== null) frame.style.setProperty("color-scheme", theme);
+  }
 
   /** The reservation ends once, when the creative is visible at a real height. */
   private settleSlot(frame: HTMLIFrameElement): void {
@@ -363,6 +382,7 @@ export class AdView implements Claimant {
         },
       },
     );
+    this.applyColorScheme(modal.frame);
     this.modal = modal;
   }
 

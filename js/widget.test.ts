@@ -132,7 +132,8 @@ describe("rendering", () => {
     expect(frame.title).not.toBe("");
     expect(frame.style.display).toBe("none");
     expect(frame.style.width).toBe("100%");
-    expect(frame.style.getPropertyValue("color-scheme")).toBe("auto");
+    // The creative's scheme (here the host's: light), so no opaque canvas is painted.
+    expect(frame.style.getPropertyValue("color-scheme")).toBe("light");
     expect(frame.style.background).toContain("transparent");
   });
 
@@ -431,6 +432,13 @@ describe("host actions", () => {
     );
     expect(frame.src).toBe(IFRAME_URL);
     expect(frameOf(view)).toBe(frame);
+    expect(frame.style.getPropertyValue("color-scheme")).toBe("light");
+    document.body.dataset.jpThemeLight = "false";
+    await Promise.resolve();
+    expect(frame.style.getPropertyValue("color-scheme")).toBe("dark");
+    fromInline(view, "open-component-iframe");
+    expect(modalFrame()?.style.getPropertyValue("color-scheme")).toBe("dark");
+    expect(modalFrame()?.src).toBe(`${MODAL_URL}&theme=dark`);
     delete document.body.dataset.jpThemeLight;
   });
 
