@@ -268,9 +268,7 @@
     const bar = el("div", "bar");
     track.append(bar);
     const time = el("span", "time", "0:00 / " + timeText(VIDEO_MS, true));
-    const muted = el("span", "muted", "\ud83d\udd07");
-    muted.title = "Muted";
-    controls.append(toggle, track, time, muted);
+    controls.append(toggle, track, time);
     player.append(canvas, badge, big, controls);
     card.append(player);
     if (format === "rewarded") {
@@ -313,13 +311,13 @@
     // Title card: brand, product, tagline fading in.
     ctx.fillStyle = "rgba(255,255,255,0.75)";
     ctx.font = "600 15px system-ui, sans-serif";
-    ctx.fillText((state.product.brand || "").toUpperCase(), 24, height - 92);
+    ctx.fillText((state.product.brand || "").toUpperCase(), 24, height - 124);
     ctx.fillStyle = "#ffffff";
     ctx.font = "700 26px system-ui, sans-serif";
-    ctx.fillText(state.product.name || "", 24, height - 60, width - 48);
+    ctx.fillText(state.product.name || "", 24, height - 92, width - 48);
     ctx.globalAlpha = Math.min(1, t * 3);
     ctx.font = "400 15px system-ui, sans-serif";
-    ctx.fillText(state.product.tagline || "", 24, height - 34, width - 48);
+    ctx.fillText(state.product.tagline || "", 24, height - 66, width - 48);
     ctx.globalAlpha = 1;
   }
 
