@@ -47,13 +47,15 @@ Reply = ReplyText | Callable[[tuple[Message, ...]], ReplyText]
 # A display that starts and ends with this bundle compares equal under nbval.
 _EMPTY: dict[str, str] = {"text/plain": ""}
 _CURSOR = "▍"
-# Appended inline (no new paragraph, so no height of its own) to the stream's rich
-# versions, never to stored outputs: while the stream is on screen, the outputs
-# after it in its cell (the whole reply, shown just before the stream is emptied)
-# stay hidden.
+# Put first (never into stored outputs) in the stream's rich versions: while the
+# stream is on screen, the outputs after it in its cell (the whole reply, shown
+# just before the stream is emptied) stay hidden. First, not last, so that a reply
+# still inside an unclosed Markdown construct (a code fence, while it streams)
+# cannot turn the guard into visible text; in Markdown it is a one-line raw HTML
+# block (it starts with <style>), which takes no height.
 _STREAM_GUARD = (
     "<style>.jp-OutputArea-child:has(.kw-stream-live) ~ .jp-OutputArea-child"
-    '{display:none !important}</style><span class="kw-stream-live" hidden></span>'
+    '{display:none !important}</style><span class="kw-stream-live" hidden></span>\n\n'
 )
 _RICH_TYPES = ("text/html", "text/markdown")
 
@@ -195,7 +197,7 @@ def _streaming_bundle(text: str) -> dict[str, str]:
     """The growing reply with the cursor, plus the guard in its rich representations."""
     bundle = chat_bundle("assistant", text + _CURSOR)
     return {
-        key: value + _STREAM_GUARD if key in _RICH_TYPES else value for key, value in bundle.items()
+        key: _STREAM_GUARD + value if key in _RICH_TYPES else value for key, value in bundle.items()
     }
 
 

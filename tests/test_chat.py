@@ -147,7 +147,7 @@ def test_stream_versions_carry_the_guard_only_in_rich_types() -> None:
     plain = _chat.chat_bundle("assistant", "The <b>" + _chat._CURSOR)
     assert bundle["text/plain"] == plain["text/plain"]
     for key in set(bundle) & {"text/html", "text/markdown"}:
-        assert bundle[key] == plain[key] + _chat._STREAM_GUARD
+        assert bundle[key] == _chat._STREAM_GUARD + plain[key]
         assert "<b>" not in bundle[key]  # the reply itself is still escaped
     assert "kw-stream-live" in _chat._STREAM_GUARD
 

@@ -37,6 +37,7 @@ from playwright.sync_api import Frame, Locator
 
 from .jupyter import REPO_ROOT, JupyterServer, NotebookPage
 from .kit_checks import error_outputs
+from .notebooks import KERNEL_SUPPORT, NotebookSpec, write_notebook
 from .pages import BrowserTab
 
 pytestmark = pytest.mark.browser
@@ -485,3 +486,53 @@ def test_ads_below_the_fold_in_a_narrow_window_hold_their_space(
     # Every ad whose frame could not measure itself yet was holding a reservation.
     assert all(s["before"] not in ("", "0px") or s["reserved"] > 0 for s in sizes), sizes
     assert all(height_changes(h) <= 1 for h in heights["slots"]), heights["slots"]
+
+
+def test_a_streamed_code_reply_is_swapped_in_place(
+    notebook_spec: NotebookSpec, open_notebook: Any, ad_server: Any
+) -> None:
+    """While a reply streams (here inside a still-open code fence) the stream's guard is
+    invisible; when it ends, the whole reply takes the stream's place: the output area
+    never gets shorter and holds the reply once."""
+    write_notebook(
+        notebook_spec.path,
+        [
+            f"""
+            import time
+            from {KERNEL_SUPPORT} import start_session
+            session = start_session(
+                {str(notebook_spec.log.path)!r}, {ad_server.url!r}, "conv-stream", ["inlineAd"]
+            )
+
+            def reply(messages):
+                yield "Here is the code:\\n\\n```python\\n"
+                yield "print('streaming')\\n"
+                time.sleep(3)  # the test looks at the open fence meanwhile
+                yield "```\\n\\nDone."
+            """,
+            'turn = session.chat_turn("show me code", reply)',
+        ],
+    )
+    notebook = open_notebook(notebook_spec.path.name, "lab")
+    notebook.run_cell(0)
+    page = notebook.page
+    page.evaluate(_WATCH_HEIGHTS_JS)
+    page.evaluate(
+        "() => { const nb = window.jupyterapp.shell.currentWidget.content;"
+        " nb.activeCellIndex = 1; window.jupyterapp.commands.execute('notebook:run-cell'); }"
+    )
+    area = notebook.output_area(1)
+    area.get_by_text("print('streaming')").first.wait_for(timeout=15_000)
+    text = area.inner_text()
+    assert "kw-stream-live" not in text and "display:none" not in text, text
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.content.widgets[1]"
+        ".model.executionCount !== null",
+        timeout=30_000,
+    )
+    area.get_by_text("Done.").first.wait_for(timeout=15_000)
+    heights = page.evaluate(_READ_HEIGHTS_JS)
+    final = area.inner_text()
+    assert final.count("print('streaming')") == 1, final
+    assert "kw-stream-live" not in final
+    assert [collapses(h) for h in heights["outputs"] if collapses(h)] == [], heights["outputs"]
