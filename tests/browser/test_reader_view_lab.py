@@ -36,7 +36,7 @@ import pytest
 from playwright.sync_api import Frame, Locator
 
 from .jupyter import REPO_ROOT, JupyterServer, NotebookPage
-from .kit_checks import error_outputs
+from .kit_checks import error_outputs, set_lab_theme
 from .notebooks import KERNEL_SUPPORT, NotebookSpec, write_notebook
 from .pages import BrowserTab
 
@@ -208,14 +208,8 @@ def put_lab_setting(server: JupyterServer, plugin: str, values: dict[str, Any]) 
 
 
 def set_theme(page: Any, theme: str) -> None:
-    page.evaluate(
-        "(name) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: name})",
-        THEMES[theme],
-    )
-    light = "true" if theme == "light" else "false"
-    page.wait_for_function(
-        "(light) => document.body.dataset.jpThemeLight === light", arg=light, timeout=30_000
-    )
+    """Switch JupyterLab through its own command (``apputils:change-theme``)."""
+    set_lab_theme(page, THEMES[theme])
 
 
 def run_all(notebook: NotebookPage) -> None:
@@ -369,7 +363,7 @@ def test_run_all_ads_quote_their_turn_take_the_theme_and_do_not_shift(
             screenshot(page, f"{theme}-{notebook_name}-cell{ad.cell}")
     assert checked >= 3, f"only {checked} ads rendered"
 
-    modal = page.locator('body > iframe[src*="/api/modal/"]')
+    modal = page.locator('iframe[src*="/api/modal/"]')
     if any("interstitial" in (nbformat.read(source, 4).cells[a.cell].source) for a in expected):
         modal.wait_for(state="attached", timeout=30_000)
         modal_frame = notebook.frame_of(modal)
