@@ -37,6 +37,7 @@ from .machine import reset_peak_rss, rss_kb
 TOKEN = "pub-bench"
 BUNDLE = Path(__file__).parent.parent / "kontext_widget" / "static" / "widget.js"
 BROWSER_TIMINGS = Path(__file__).parent / "browser_timings.json"
+LAYOUT_SHIFT = Path(__file__).parent / "layout_shift.json"
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,17 @@ def front_end() -> list[Figure]:
         timings = json.loads(BROWSER_TIMINGS.read_text())
         for name, value in timings.items():
             figures.append(Figure(f"browser: {name}", str(value)))
+    # Layout figures of tests/browser/test_reader_view_lab.py (issue 13), before/after.
+    if LAYOUT_SHIFT.exists():
+        layout = json.loads(LAYOUT_SHIFT.read_text())
+        for name, value in layout.items():
+            figures.append(
+                Figure(
+                    f"browser: {name}",
+                    f"before: {value['before']}; after: {value['after']}",
+                    value["target"],
+                )
+            )
     return figures
 
 

@@ -336,7 +336,7 @@ describe("every official frame → host message (sdk-common makeIframeMessage)",
     expect(open.data.component).toBe("modal"); // the builder puts it inside data
     host.send("inline", open);
     const frame = host.modalRoot?.querySelector("iframe");
-    expect(frame?.src).toBe(`${MODAL_URL}&componentParams=${encodeURIComponent('{"step":1}')}`);
+    expect(frame?.src).toBe(`${MODAL_URL}&theme=light&componentParams=${encodeURIComponent('{"step":1}')}`);
     host.send("modal", makeIframeMessage("init-component-iframe", { code: CODE, component: "modal" }));
     expect(host.modalRoot?.style.visibility).toBe("visible");
     host.send("modal", makeIframeMessage("close-component-iframe", { code: CODE, component: "modal" }));
@@ -387,7 +387,8 @@ describe("host → frame messages, through sdk-common handleIframeMessage", () =
     const byType = new Map(capture(host).map(({ message }) => [message.type, message.data as JsonObject]));
 
     const update = byType.get("update-iframe") as JsonObject;
-    expect(update).toEqual(FRAME_CONTEXT);
+    // No publisher theme: the host's (jsdom: light) is added, as docs/protocol.md §11 says.
+    expect(update).toEqual({ ...FRAME_CONTEXT, otherParams: { theme: "light" } });
     expect(update.otherParams).toEqual(expect.any(Object));
     for (const message of update.messages as JsonObject[]) {
       expect(message).toMatchObject({ id: expect.any(String), content: expect.any(String) });

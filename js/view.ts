@@ -23,6 +23,7 @@ import {
   type KnownMessageType,
   type UserEventData,
 } from "./protocol";
+import { rememberHeight, reservedHeight, SlotReservation } from "./slot";
 import {
   applyStyles,
   CONTAINER_PROPERTIES,
@@ -30,6 +31,14 @@ import {
   sanitizeStyles,
   type StyleDeclaration,
 } from "./styles";
+import {
+  contextWithTheme,
+  detectHostTheme,
+  frameTheme,
+  modalUrlWithTheme,
+  watchHostTheme,
+  type Theme,
+} from "./theme";
 
 /** §6.3: the dimensions heartbeat period. */
 export const DIMENSIONS_INTERVAL_MS = 200;
@@ -57,6 +66,10 @@ export class AdView implements Claimant {
   private iframeStyles: StyleDeclaration[] = [];
   private joinedKey = "";
   private readonly lifetime = new AbortController();
+  private readonly reservation: SlotReservation;
+  private hostTheme: Theme = detectHostTheme();
+  /** The creative asked for `update-iframe` at least once: theme changes may follow. */
+  private frameInitialized = false;
 
   constructor(
     private readonly model: AdModel,
@@ -69,6 +82,7 @@ export class AdView implements Claimant {
     this.slot.dataset.liveness = liveness.state;
     this.slot.style.display = "none";
     el.append(this.slot);
+    this.reservation = new SlotReservation(this.slot);
   }
 
   /**
@@ -85,6 +99,8 @@ export class AdView implements Claimant {
       hostSignal.addEventListener("abort", () => this.dispose(), { once: true, signal });
     }
     window.addEventListener("message", this.onWindowMessage, { signal });
+    this.hostTheme = detectHostTheme();
+    watchHostTheme(this.onHostTheme, signal);
     this.model.on("change:iframe_url", this.syncOwnership);
     this.model.on("change:destroyed", this.syncOwnership);
     this.model.on("msg:custom", this.onCustomMessage);
@@ -156,13 +172,16 @@ export class AdView implements Claimant {
     this.unmountFrame();
     const frame = document.createElement("iframe");
     applyFrameAttributes(frame, url, "Sponsored content");
+    this.applyColorScheme(frame);
     const style = frame.style;
     style.display = "none";
     style.width = "100%";
     style.height = "0px";
     this.slot.style.display = "block";
+    this.reservation.reserve(reservedHeight(this.model.get("code"), this.model.get("height")));
     this.slot.append(frame);
     this.frame = frame;
+    this.frameInitialized = false;
     this.heartbeat = setInterval(this.postDimensions, DIMENSIONS_INTERVAL_MS);
   }
 
@@ -172,6 +191,8 @@ export class AdView implements Claimant {
     this.heartbeat = undefined;
     this.frame?.remove();
     this.frame = null;
+    this.frameInitialized = false;
+    this.reservation.clear();
     this.iframeStyles = [];
     this.slot.removeAttribute("style");
     this.slot.style.display = "none";
@@ -236,15 +257,25 @@ export class AdView implements Claimant {
     // Typed as the official union so that a case naming no official type fails tsc.
     switch (type as KnownMessageType) {
       case "init-iframe":
-        if (inline) this.post(frame, "update-iframe", this.model.get("frame_context") ?? {});
+        if (inline) {
+          this.frameInitialized = true;
+          this.postContext(frame);
+        }
         break;
       case "resize-iframe": {
         const height = frameHeight(data.height);
-        if (inline && height !== null) frame.style.height = `${height}px`;
+        if (inline && height !== null) {
+          frame.style.height = `${height}px`;
+          rememberHeight(this.model.get("code"), height);
+          this.settleSlot(frame);
+        }
         break;
       }
       case "show-iframe":
-        if (inline) frame.style.display = "block";
+        if (inline) {
+          frame.style.display = "block";
+          this.settleSlot(frame);
+        }
         break;
       case "hide-iframe":
       case "error-iframe":
@@ -271,7 +302,37 @@ export class AdView implements Claimant {
     }
   }
 
+  /** `update-iframe`: `frame_context`, plus the host theme when the ad has none (§11). */
+  private postContext(frame: HTMLIFrameElement): void {
+    const context = this.model.get("frame_context") ?? {};
+    this.post(frame, "update-iframe", contextWithTheme(context, this.model.get("theme"), this.hostTheme));
+  }
+
+  /** The notebook switched theme: tell a creative that follows it, without reloading it. */
+  private readonly onHostTheme = (theme: Theme): void => {
+    this.hostTheme = theme;
+    if (this.model.get("theme") || this.frame === null) return;
+    this.applyColorScheme(this.frame);
+    if (this.frameInitialized) this.postContext(this.frame);
+  };
+
+  /**
+   * The iframe element's `color-scheme` is the creative's theme: Chromium paints an
+   * opaque canvas behind a frame whose document's scheme differs from its element's,
+   * which would put a white (or black) box around a transparent creative.
+   */
+  private applyColorScheme(frame: HTMLIFrameElement): void {
+    const theme = frameTheme(this.model.get("theme"), this.hostTheme);
+    if (theme !== null) frame.style.setProperty("color-scheme", theme);
+  }
+
+  /** The reservation ends once, when the creative is visible at a real height. */
+  private settleSlot(frame: HTMLIFrameElement): void {
+    this.reservation.settle(frame.style.display === "block", Number.parseFloat(frame.style.height) || 0);
+  }
+
   private hideFrame(frame: HTMLIFrameElement, closeModal: boolean): void {
+    this.reservation.clear();
     frame.style.display = "none";
     frame.style.height = "0px";
     if (closeModal) this.closeModal();
@@ -300,7 +361,7 @@ export class AdView implements Claimant {
   }
 
   private openModal(data: JsonObject): void {
-    const modalUrl = this.model.get("modal_url");
+    const modalUrl = modalUrlWithTheme(this.model.get("modal_url"), this.model.get("theme"), this.hostTheme);
     if (!modalUrl) return;
     this.closeModal();
     const modal = new ModalOverlay(
@@ -321,6 +382,7 @@ export class AdView implements Claimant {
         },
       },
     );
+    this.applyColorScheme(modal.frame);
     this.modal = modal;
   }
 

@@ -107,6 +107,7 @@ function postSpy(frame: HTMLIFrameElement) {
 
 beforeEach(async () => {
   delete (globalThis as Record<symbol, unknown>)[FACTS_SENT_KEY];
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for("kontext-widget.last-heights")];
   vi.resetModules();
   widget = (await import("./widget")).default;
 });
@@ -131,7 +132,8 @@ describe("rendering", () => {
     expect(frame.title).not.toBe("");
     expect(frame.style.display).toBe("none");
     expect(frame.style.width).toBe("100%");
-    expect(frame.style.getPropertyValue("color-scheme")).toBe("auto");
+    // The creative's scheme (here the host's: light), so no opaque canvas is painted.
+    expect(frame.style.getPropertyValue("color-scheme")).toBe("light");
     expect(frame.style.background).toContain("transparent");
   });
 
@@ -394,7 +396,9 @@ describe("host actions", () => {
     fromInline(view, "init-iframe");
     fromInline(view, "init-iframe");
     expect(post).toHaveBeenCalledTimes(2);
-    expect(post).toHaveBeenCalledWith({ type: "update-iframe", data: FRAME_CONTEXT }, SERVER_ORIGIN);
+    // No publisher theme: the host's (jsdom has no theme marker and no media query: light).
+    const data = { ...FRAME_CONTEXT, otherParams: { theme: "light" } };
+    expect(post).toHaveBeenCalledWith({ type: "update-iframe", data }, SERVER_ORIGIN);
   });
 
   it("uses the current frame_context", () => {
@@ -405,6 +409,81 @@ describe("host actions", () => {
     model.set("frame_context", updated);
     fromInline(view, "init-iframe");
     expect(post).toHaveBeenCalledWith({ type: "update-iframe", data: updated }, SERVER_ORIGIN);
+  });
+
+  it("follows a switch of the notebook's theme without reloading the frame", async () => {
+    document.body.dataset.jpThemeLight = "true";
+    const view = renderView(new FakeModel());
+    const frame = frameOf(view);
+    const post = postSpy(frame);
+    document.body.dataset.jpThemeLight = "false";
+    await Promise.resolve();
+    expect(post).not.toHaveBeenCalled(); // the creative has not asked yet
+    fromInline(view, "init-iframe");
+    expect(post).toHaveBeenLastCalledWith(
+      { type: "update-iframe", data: { ...FRAME_CONTEXT, otherParams: { theme: "dark" } } },
+      SERVER_ORIGIN,
+    );
+    document.body.dataset.jpThemeLight = "true";
+    await Promise.resolve();
+    expect(post).toHaveBeenLastCalledWith(
+      { type: "update-iframe", data: { ...FRAME_CONTEXT, otherParams: { theme: "light" } } },
+      SERVER_ORIGIN,
+    );
+    expect(frame.src).toBe(IFRAME_URL);
+    expect(frameOf(view)).toBe(frame);
+    expect(frame.style.getPropertyValue("color-scheme")).toBe("light");
+    document.body.dataset.jpThemeLight = "false";
+    await Promise.resolve();
+    expect(frame.style.getPropertyValue("color-scheme")).toBe("dark");
+    fromInline(view, "open-component-iframe");
+    expect(modalFrame()?.style.getPropertyValue("color-scheme")).toBe("dark");
+    expect(modalFrame()?.src).toBe(`${MODAL_URL}&theme=dark`);
+    delete document.body.dataset.jpThemeLight;
+  });
+
+  it("lets an explicit theme win over the notebook's", async () => {
+    document.body.dataset.jpThemeLight = "false";
+    const context = { ...FRAME_CONTEXT, otherParams: { theme: "light" } };
+    const view = renderView(new FakeModel({ theme: "light", frame_context: context }));
+    const post = postSpy(frameOf(view));
+    fromInline(view, "init-iframe");
+    document.body.dataset.jpThemeLight = "true";
+    await Promise.resolve();
+    document.body.dataset.jpThemeLight = "false";
+    await Promise.resolve();
+    expect(post).toHaveBeenCalledTimes(1);
+    expect(post).toHaveBeenCalledWith({ type: "update-iframe", data: context }, SERVER_ORIGIN);
+    fromInline(view, "open-component-iframe");
+    expect(modalFrame()?.src).toBe(MODAL_URL);
+    delete document.body.dataset.jpThemeLight;
+  });
+
+  it("reserves the slot's space from the bid on and gives it up once, when shown", () => {
+    const model = new FakeModel({ iframe_url: "", server_origin: "", height: 0 });
+    const view = renderView(model);
+    const slot = view.el.querySelector<HTMLElement>(".kontext-ad-slot");
+    expect(slot?.style.minHeight).toBe("");
+    model.set("server_origin", SERVER_ORIGIN);
+    model.set("iframe_url", IFRAME_URL);
+    expect(slot?.style.minHeight).toBe("180px");
+    fromInline(view, "resize-iframe", { height: 188 });
+    expect(slot?.style.minHeight).toBe("180px");
+    fromInline(view, "show-iframe");
+    expect(slot?.style.minHeight).toBe("");
+    // The next ad of this code reserves what this one measured; its own height wins.
+    const second = renderView(new FakeModel({ iframe_url: `${IFRAME_URL}&n=2` }));
+    expect(second.el.querySelector<HTMLElement>(".kontext-ad-slot")?.style.minHeight).toBe("188px");
+    const third = renderView(new FakeModel({ iframe_url: `${IFRAME_URL}&n=3`, height: 240 }));
+    expect(third.el.querySelector<HTMLElement>(".kontext-ad-slot")?.style.minHeight).toBe("240px");
+  });
+
+  it("drops the reservation when the creative hides itself", () => {
+    const view = renderView(new FakeModel());
+    const slot = view.el.querySelector<HTMLElement>(".kontext-ad-slot");
+    expect(slot?.style.minHeight).not.toBe("");
+    fromInline(view, "error-iframe");
+    expect(slot?.style.minHeight).toBe("");
   });
 
   it("applies finite non-negative heights only", () => {
@@ -619,7 +698,7 @@ describe("modal", () => {
     fromInline(view, "open-component-iframe", { componentParams: { step: "quiz", n: 2 } });
     const modal = modalFrame();
     expect(modal?.src).toBe(
-      `${MODAL_URL}&componentParams=${encodeURIComponent(JSON.stringify({ step: "quiz", n: 2 }))}`,
+      `${MODAL_URL}&theme=light&componentParams=${encodeURIComponent(JSON.stringify({ step: "quiz", n: 2 }))}`,
     );
     const root = modalRoot();
     expect(root?.style.position).toBe("fixed");

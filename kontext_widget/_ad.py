@@ -158,10 +158,6 @@ class Ad(anywidget.AnyWidget):
                 "iframe_url", frame_url(server, bid.bid_id, self.code, self.message_id, theme)
             )
 
-    def _refresh_context(self, context: dict[str, Any]) -> None:
-        if not self.destroyed and self._protocol.bid is not None:
-            self.set_trait("frame_context", context)
-
     def _send_user_event(self, name: str, payload: object) -> None:
         message: dict[str, Any] = {"kind": "user-event", "name": name}
         if payload is not None:

@@ -10,6 +10,14 @@ Why streamed replies are shown the way they are: nbval compares the first
 version of a display, while ``nbconvert --execute`` stores the last one. The
 stream is drawn in a display that ends where it started (empty) and the whole
 reply is then displayed once, so a notebook's stored outputs and a re-run agree.
+
+Swapping the stream for the whole reply takes two messages (show the reply,
+empty the stream), which a browser may draw one frame apart. So the reply is
+shown first, and while it is drawn the stream carries a style rule that hides
+every later output of its cell (JupyterLab and Notebook 7 class names): the
+reply appears in the very style recalculation that removes the stream, in the
+stream's place, and the page neither collapses nor shows the reply twice.
+Front ends with other class names ignore the rule and just swap.
 """
 
 from __future__ import annotations
@@ -39,6 +47,17 @@ Reply = ReplyText | Callable[[tuple[Message, ...]], ReplyText]
 # A display that starts and ends with this bundle compares equal under nbval.
 _EMPTY: dict[str, str] = {"text/plain": ""}
 _CURSOR = "▍"
+# Put first (never into stored outputs) in the stream's rich versions: while the
+# stream is on screen, the outputs after it in its cell (the whole reply, shown
+# just before the stream is emptied) stay hidden. First, not last, so that a reply
+# still inside an unclosed Markdown construct (a code fence, while it streams)
+# cannot turn the guard into visible text; in Markdown it is a one-line raw HTML
+# block (it starts with <style>), which takes no height.
+_STREAM_GUARD = (
+    "<style>.jp-OutputArea-child:has(.kw-stream-live) ~ .jp-OutputArea-child"
+    '{display:none !important}</style><span class="kw-stream-live" hidden></span>\n\n'
+)
+_RICH_TYPES = ("text/html", "text/markdown")
 
 _turn_numbers: weakref.WeakKeyDictionary[Session, Iterator[int]] = weakref.WeakKeyDictionary()
 _turn_numbers_lock = threading.Lock()
@@ -174,17 +193,37 @@ def _chunks(stream: Iterable[str]) -> Iterator[str]:
         yield chunk
 
 
-def _collect(stream: Iterable[str], shown: bool) -> str:
-    """Join the chunks, drawing the growing reply in one display while in IPython."""
+def _streaming_bundle(text: str) -> dict[str, str]:
+    """The growing reply with the cursor, plus the guard in its rich representations."""
+    bundle = chat_bundle("assistant", text + _CURSOR)
+    return {
+        key: _STREAM_GUARD + value if key in _RICH_TYPES else value for key, value in bundle.items()
+    }
+
+
+class _StreamDisplay:
+    """The display a stream is drawn in; ``end`` puts it back to its first (empty) version."""
+
+    def __init__(self) -> None:
+        self._handle = ipython_display(_EMPTY, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        self._ended = False
+
+    def draw(self, text: str) -> None:
+        self._handle.update(_streaming_bundle(text), raw=True)
+
+    def end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._handle.update(_EMPTY, raw=True)
+
+
+def _collect(stream: Iterable[str], display: _StreamDisplay | None) -> str:
+    """Join the chunks, drawing the growing reply in ``display`` if there is one."""
     parts: list[str] = []
-    if not (shown and _in_ipython()):
-        parts.extend(_chunks(stream))
-        return "".join(parts)
-    handle = ipython_display(_EMPTY, raw=True, display_id=True)  # type: ignore[no-untyped-call]
     for chunk in _chunks(stream):
         parts.append(chunk)
-        handle.update(chat_bundle("assistant", "".join(parts) + _CURSOR), raw=True)
-    handle.update(_EMPTY, raw=True)
+        if display is not None:
+            display.draw("".join(parts))
     return "".join(parts)
 
 
@@ -234,10 +273,18 @@ def chat_turn(
         _show("user", user)
 
     text = _resolve_reply(reply, session.messages)
-    if not isinstance(text, str):
-        text = _collect(text, display)
-    if display:
-        _show("assistant", text)
+    if isinstance(text, str):
+        if display:
+            _show("assistant", text)
+    else:
+        stream = _StreamDisplay() if display and _in_ipython() else None
+        try:
+            text = _collect(text, stream)
+            if display:
+                _show("assistant", text)  # hidden by the stream's guard until...
+        finally:
+            if stream is not None:
+                stream.end()  # ...this empties the stream (also when the stream raised)
     assistant_message = Message(id=assistant_id, role="assistant", content=text)
     session.add_message(assistant_message)
 

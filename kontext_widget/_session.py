@@ -89,6 +89,9 @@ class _Preload:
     track_only: bool
     bids: tuple[Bid, ...] = ()
     assigned_to: str | None = None
+    # The conversation up to and including ``assigned_to`` (newest MAX_MESSAGES),
+    # taken when the bids attach: what every ad of that message describes (section 11).
+    conversation: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,22 @@ def _server_url(value: object) -> str:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"ad_server_url must be an http(s) URL, got {url!r}")
     return url.rstrip("/")
+
+
+def _frame_context(ad: Ad, conversation: tuple[Message, ...]) -> dict[str, Any]:
+    """``update-iframe`` data (section 11): the conversation up to the ad's own message.
+
+    Never the live list: in a notebook every earlier turn stays on screen, and an
+    ad that draws late must still describe its own turn. Without a publisher
+    theme ``otherParams`` is empty and the browser adds the notebook's theme.
+    """
+    return {
+        "messages": [message.to_wire() for message in conversation],
+        "sdk": SDK_NAME,
+        "code": ad.code,
+        "messageId": ad.message_id,
+        "otherParams": {"theme": ad.theme} if ad.theme else {},
+    }
 
 
 class Session:
@@ -399,7 +418,6 @@ class Session:
                     if not self._debounce_pending:
                         self._debounce_pending = True
                         start_task = True
-            self._refresh_ads_locked()
         if start_task:
             self._delivery.begin()
             _io_loop.call_soon(self._start_preload)
@@ -453,9 +471,8 @@ class Session:
             ):
                 self._awaited_ids.add(message_id)
             preload = self._assignments.get(message_id)
-            context = self._frame_context_locked(ad)
         if preload is not None:
-            self._resolve(ad, preload, context)
+            self._resolve(ad, preload)
         self._debug("Ad: created", {"messageId": message_id, "code": code, "theme": theme})
         return ad
 
@@ -705,6 +722,8 @@ class Session:
         if message_id in self._assignments:
             return
         preload.assigned_to = message_id
+        # The assigned message is the last one, so this is "up to and including it".
+        preload.conversation = tuple(self._messages)
         self._assignments[message_id] = preload
         for bid in preload.bids:
             self._bid_messages[bid.bid_id] = message_id
@@ -716,10 +735,9 @@ class Session:
             self._delivery.post(partial(self._guarded, notify))
         if len(self._assignments) > 2 * MAX_MESSAGES:
             self._prune_assignments_locked()
-        ads = [ad for key, ad in self._ads.items() if key[0] == message_id]
-        contexts = [self._frame_context_locked(ad) for ad in ads]
-        for ad, context in zip(ads, contexts, strict=True):
-            self._delivery.post(partial(self._resolve, ad, preload, context))
+        for key, ad in self._ads.items():
+            if key[0] == message_id:
+                self._delivery.post(partial(self._resolve, ad, preload))
         self._debug_locked("Session: bid-assigned", {"messageId": message_id})
         self._warn_waiting_ads_locked(message_id)
 
@@ -746,27 +764,10 @@ class Session:
         for message_id in [mid for mid in self._assignments if mid not in keep]:
             del self._assignments[message_id]
 
-    def _resolve(self, ad: Ad, preload: _Preload, context: dict[str, Any]) -> None:
+    def _resolve(self, ad: Ad, preload: _Preload) -> None:
         bid = next((bid for bid in preload.bids if bid.code == ad.code), None)
         if bid is not None:
-            self._guarded(ad._assign, bid, self._server, context)
-
-    def _frame_context_locked(self, ad: Ad) -> dict[str, Any]:
-        """``update-iframe`` data: the live session messages (section 11)."""
-        other_params = {"theme": ad.theme} if ad.theme else {}
-        return {
-            "messages": [message.to_wire() for message in self._messages],
-            "sdk": SDK_NAME,
-            "code": ad.code,
-            "messageId": ad.message_id,
-            "otherParams": other_params,
-        }
-
-    def _refresh_ads_locked(self) -> None:
-        for ad in self._ads.values():
-            if ad.bid_id is not None:
-                context = self._frame_context_locked(ad)
-                self._delivery.post(partial(self._guarded, ad._refresh_context, context))
+            self._guarded(ad._assign, bid, self._server, _frame_context(ad, preload.conversation))
 
     def _forget_ad(self, ad: Ad) -> None:
         with self._lock:

@@ -130,14 +130,47 @@ def test_stream_display_ends_where_it_started(
     monkeypatch.setattr(_chat, "ipython_display", fake_display)
     monkeypatch.setattr(kw.Ad, "mount", lambda ad: ad)
     session.chat_turn("Shoes?", iter(["The ", "Stride."]))
+    # The whole reply is shown before the stream is emptied: the page never
+    # collapses between the two (the stream's guard hides the reply until then).
     assert shown == [
         ("display", _chat.chat_bundle("user", "Shoes?")),
         ("display", {"text/plain": ""}),
-        ("update", _chat.chat_bundle("assistant", "The " + _chat._CURSOR)),
-        ("update", _chat.chat_bundle("assistant", "The Stride." + _chat._CURSOR)),
-        ("update", {"text/plain": ""}),
+        ("update", _chat._streaming_bundle("The ")),
+        ("update", _chat._streaming_bundle("The Stride.")),
         ("display", _chat.chat_bundle("assistant", "The Stride.")),
+        ("update", {"text/plain": ""}),
     ]
+
+
+def test_stream_versions_carry_the_guard_only_in_rich_types() -> None:
+    bundle = _chat._streaming_bundle("The <b>")
+    plain = _chat.chat_bundle("assistant", "The <b>" + _chat._CURSOR)
+    assert bundle["text/plain"] == plain["text/plain"]
+    for key in set(bundle) & {"text/html", "text/markdown"}:
+        assert bundle[key] == _chat._STREAM_GUARD + plain[key]
+        assert "<b>" not in bundle[key]  # the reply itself is still escaped
+    assert "kw-stream-live" in _chat._STREAM_GUARD
+
+
+def test_a_stream_that_raises_still_ends_its_display(
+    session: kw.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[tuple[str, Any]] = []
+
+    def fake_display(bundle: dict[str, str], *, raw: bool, display_id: bool = False) -> Any:
+        shown.append(("display", bundle))
+        return FakeHandle(shown) if display_id else None
+
+    def failing() -> Iterator[str]:
+        yield "The "
+        raise RuntimeError("model went away")
+
+    monkeypatch.setattr(_chat, "_in_ipython", lambda: True)
+    monkeypatch.setattr(_chat, "ipython_display", fake_display)
+    with pytest.raises(RuntimeError, match="model went away"):
+        session.chat_turn("Shoes?", failing())
+    # Emptied, so the guard no longer hides the traceback that follows it.
+    assert shown[-1] == ("update", {"text/plain": ""})
 
 
 def test_no_wait_renders_at_once(session: kw.Session) -> None:

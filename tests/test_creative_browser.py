@@ -287,3 +287,45 @@ def test_interstitial_opens_a_modal_that_closes(
         assert len(opens) == 1
     finally:
         page.close()
+
+
+def test_video_ad_is_a_player_the_reader_can_pause(
+    browser: Any, host: _HostPage, server: LocalAdServer
+) -> None:
+    page, bid_id = open_ad(browser, host, server, "videoAd", theme="light")
+    try:
+        wait_for_message(page, "event-iframe", "video.started")
+        frame = page.frame_locator("#ad")
+        player = frame.locator(".player")
+        assert frame.locator(".sponsored").inner_text() == "Sponsored"
+        assert frame.locator(".ad-badge").inner_text().startswith("Ad")
+        assert player.get_attribute("data-state") == "playing"
+        frame.locator(".controls .toggle").click()
+        assert player.get_attribute("data-state") == "paused"
+        paused_at = frame.locator(".progress > .bar").evaluate("(bar) => bar.style.width")
+        assert paused_at not in ("", "0%", "100%")
+        page.wait_for_timeout(600)  # paused: the clip does not advance meanwhile
+        assert frame.locator(".progress > .bar").evaluate("(bar) => bar.style.width") == paused_at
+        assert "video.completed" not in [
+            m["data"].get("name") for m in messages_of(page) if m["type"] == "event-iframe"
+        ]
+        frame.locator(".controls .toggle").click()  # the reader resumes it
+        wait_for_message(page, "event-iframe", "video.completed")
+        assert player.get_attribute("data-state") == "ended"
+        assert frame.locator(".progress > .bar").evaluate("(bar) => bar.style.width") == "100%"
+        names = [m["data"]["name"] for m in messages_of(page) if m["type"] == "event-iframe"]
+        assert [n for n in names if n.startswith(("video.", "reward."))] == [
+            "video.started",
+            "video.completed",
+        ]
+        frame.locator(".big-play").click()  # a replay sends no second set of events
+        frame.locator('.player[data-state="playing"]').wait_for(timeout=2000)
+        names = [m["data"]["name"] for m in messages_of(page) if m["type"] == "event-iframe"]
+        assert names.count("video.started") == 1
+        assert all(
+            m["data"]["payload"]["id"] == bid_id
+            for m in messages_of(page)
+            if m["type"] == "event-iframe" and m["data"]["name"].startswith("video.")
+        )
+    finally:
+        page.close()

@@ -284,6 +284,72 @@ def test_several_codes_each_ad_takes_its_own_bid(make_session: SessionFactory) -
     assert "code=videoAd" in video.iframe_url
 
 
+# -- update-iframe: each ad describes its own turn (section 11) ------------------------
+
+
+def _context_ids(ad: kw.Ad) -> list[str]:
+    return [message["id"] for message in ad.frame_context["messages"]]
+
+
+def test_an_ad_created_late_describes_its_own_turn(make_session: SessionFactory) -> None:
+    session = make_session()
+    session.add_message(user(1, "best hiking boots?"))
+    session.add_message(assistant(1))
+    assert session.wait_idle(10)
+    session.add_message(user(2, "and a coffee grinder?"))
+    session.add_message(assistant(2))
+    assert session.wait_idle(10)
+    # a1's ad is created (or drawn) after the second turn: it still ends at a1.
+    first, second = session.create_ad("a1"), session.create_ad("a2")
+    assert _context_ids(first) == ["u1", "a1"]
+    assert _context_ids(second) == ["u1", "a1", "u2", "a2"]
+    assert first.frame_context["messages"][0]["content"] == "best hiking boots?"
+    assert first.frame_context["messageId"] == "a1"
+
+
+def test_an_ad_keeps_its_turn_when_the_conversation_moves_on(
+    make_session: SessionFactory,
+) -> None:
+    session = make_session()
+    turn(session, 1)
+    ad = session.create_ad("a1")
+    before = dict(ad.frame_context)
+    turn(session, 2)
+    session.add_message(user(3))
+    assert session.wait_idle(10)
+    assert ad.frame_context == before
+    assert _context_ids(ad) == ["u1", "a1"]
+
+
+def test_update_iframe_messages_carry_created_at(make_session: SessionFactory) -> None:
+    session = make_session()
+    session.add_message({**user(1), "createdAt": "2026-01-02T03:04:05Z"})
+    session.add_message(assistant(1))
+    assert session.wait_idle(10)
+    first = session.create_ad("a1").frame_context["messages"][0]
+    assert first == {
+        "id": "u1",
+        "role": "user",
+        "content": "best hiking boots?",
+        "createdAt": "2026-01-02T03:04:05.000Z",
+    }
+
+
+def test_update_iframe_holds_the_newest_30_up_to_the_ads_message(
+    make_session: SessionFactory,
+) -> None:
+    session = make_session()
+    for i in range(40):
+        session.add_message(user(i, f"question {i}"))
+        session.add_message(assistant(i))
+    assert session.wait_idle(10)
+    ad = session.create_ad("a39")
+    assert _context_ids(ad) == [f"{role}{i}" for i in range(25, 40) for role in "ua"]
+    # A new ad of a39 (another theme replaces it) after the window moved on: the same turn.
+    turn(session, 40)
+    assert _context_ids(session.create_ad("a39", theme="dark")) == _context_ids(ad)
+
+
 def test_messages_are_trimmed_to_30(make_session: SessionFactory) -> None:
     session = make_session()
     for i in range(35):

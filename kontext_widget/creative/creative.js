@@ -14,7 +14,7 @@
   const query = new URLSearchParams(location.search);
   const VIEW_RATIO = 0.5;
   const VIEW_MS = 1000;
-  const VIDEO_MS = 2000;
+  const VIDEO_MS = 4000;
   const TYPING_MS = 3000;
 
   let catalogue = [];
@@ -38,7 +38,10 @@
     ioRatio: null,
     hostRatio: null,
     viewTimer: 0,
-    videoStarted: false,
+    video: {
+      playing: false, completed: false, pausedByReader: false, playedMs: 0, lastTick: 0,
+      timer: 0, startedSent: false, completedSent: false,
+    },
     modalRequested: false,
     typingTimer: 0,
     lastHeight: -1,
@@ -148,7 +151,7 @@
 
   function onCardClick(ev) {
     const target = ev.target instanceof Element ? ev.target : null;
-    if (target && target.closest(".play, .close")) return;
+    if (target && target.closest(".big-play, .controls, .close")) return;
     ev.preventDefault();
     const area = target && target.closest("[data-area=cta]") ? "cta" : "body";
     const url = clickUrl(area);
@@ -175,7 +178,10 @@
   function evaluateVisibility() {
     const signals = [state.ioRatio, state.hostRatio].filter((r) => r !== null);
     const visible = signals.length > 0 && signals.every((r) => r >= VIEW_RATIO);
-    if (visible && (format === "video" || format === "rewarded")) startVideo();
+    if (format === "video" || format === "rewarded") {
+      if (visible) playVideo(false);
+      else pauseVideo(false);
+    }
     if (state.viewed) return;
     if (visible && !state.viewTimer) {
       state.viewTimer = window.setTimeout(markViewed, VIEW_MS);
@@ -221,33 +227,65 @@
     observer.observe(card);
   }
 
-  // -- video / rewarded: a 2 s canvas "clip", no media files --------------------------------
+  // -- video / rewarded: a short canvas "clip" (no media files) in a video-ad player --------
+  //
+  // Like a muted autoplay video ad: it plays while at least half of it is on screen
+  // and pauses when scrolled away, the reader can pause and resume it, and the
+  // progress bar, the remaining time and the "Ad" badge follow the clip. The events
+  // fire once each: video.started on the first play, video.completed (and
+  // reward.granted for the rewarded format) when the clip has played to its end.
+
+  // m:ss; `down` rounds up (a countdown shows 0:01 until the very end).
+  function timeText(ms, down) {
+    const total = Math.max(0, down ? Math.ceil(ms / 1000) : Math.floor(ms / 1000));
+    return Math.floor(total / 60) + ":" + String(total % 60).padStart(2, "0");
+  }
+
+  function button(className, label, text) {
+    const node = el("button", className, text);
+    node.type = "button";
+    node.setAttribute("aria-label", label);
+    return node;
+  }
 
   function buildPlayer(card) {
     const player = el("div", "player");
+    player.dataset.state = "ready";
     const canvas = el("canvas");
-    canvas.width = 320;
-    canvas.height = 180;
-    const play = el("button", "play", "\u25b6");
-    play.type = "button";
-    play.setAttribute("aria-label", "Play");
-    play.addEventListener("click", (ev) => {
-      ev.preventDefault();
-      startVideo();
-    });
-    const progress = el("div", "progress");
-    const bar = el("div");
-    progress.append(bar);
-    player.append(canvas, play, progress);
+    canvas.width = 480;
+    canvas.height = 270;
+    canvas.setAttribute("aria-hidden", "true");
+    const badge = el("span", "ad-badge", "Ad \u00b7 " + timeText(VIDEO_MS, true));
+    const big = button("big-play", "Play video", "\u25b6");
+    const controls = el("div", "controls");
+    const toggle = button("toggle", "Play video", "\u25b6");
+    const track = el("div", "progress");
+    track.setAttribute("role", "progressbar");
+    track.setAttribute("aria-label", "Video progress");
+    track.setAttribute("aria-valuemin", "0");
+    track.setAttribute("aria-valuemax", "100");
+    track.setAttribute("aria-valuenow", "0");
+    const bar = el("div", "bar");
+    track.append(bar);
+    const time = el("span", "time", "0:00 / " + timeText(VIDEO_MS, true));
+    controls.append(toggle, track, time);
+    player.append(canvas, badge, big, controls);
     card.append(player);
     if (format === "rewarded") {
-      const reward = el("p", "reward", "\u2713 Reward unlocked");
-      reward.hidden = true;
+      const reward = el("p", "reward", "Watch to the end to unlock your reward");
       reward.id = "reward";
       card.append(reward);
     }
+    const onToggle = (ev) => {
+      ev.preventDefault();
+      ev.stopPropagation();
+      if (state.video.playing) pauseVideo(true);
+      else playVideo(true);
+    };
+    big.addEventListener("click", onToggle);
+    toggle.addEventListener("click", onToggle);
+    state.player = { root: player, canvas, badge, big, toggle, track, bar, time };
     drawFrame(canvas, 0);
-    state.player = { canvas: canvas, play: play, bar: bar };
   }
 
   function drawFrame(canvas, t) {
@@ -260,38 +298,106 @@
     gradient.addColorStop(1, accent);
     ctx.fillStyle = gradient;
     ctx.fillRect(0, 0, width, height);
-    const radius = 24 + 10 * Math.sin(t * Math.PI * 4);
-    const cx = width * (0.2 + 0.6 * t);
-    ctx.beginPath();
-    ctx.arc(cx, height / 2, radius, 0, Math.PI * 2);
-    ctx.fillStyle = "rgba(255,255,255,0.85)";
-    ctx.fill();
+    // A slow "camera move": soft light discs drifting across the scene.
+    for (let i = 0; i < 3; i += 1) {
+      const phase = t + i / 3;
+      const x = width * ((0.15 + 0.7 * ((phase * 0.6) % 1)));
+      const y = height * (0.35 + 0.15 * Math.sin((phase + i) * Math.PI * 2));
+      ctx.beginPath();
+      ctx.arc(x, y, 40 + 25 * i, 0, Math.PI * 2);
+      ctx.fillStyle = "rgba(255,255,255," + (0.07 + 0.04 * i).toFixed(2) + ")";
+      ctx.fill();
+    }
+    // Title card: brand, product, tagline fading in.
+    ctx.fillStyle = "rgba(255,255,255,0.75)";
+    ctx.font = "600 15px system-ui, sans-serif";
+    ctx.fillText((state.product.brand || "").toUpperCase(), 24, height - 124);
     ctx.fillStyle = "#ffffff";
-    ctx.font = "600 16px system-ui, sans-serif";
-    ctx.fillText(state.product.name || "", 14, height - 16);
+    ctx.font = "700 26px system-ui, sans-serif";
+    ctx.fillText(state.product.name || "", 24, height - 92, width - 48);
+    ctx.globalAlpha = Math.min(1, t * 3);
+    ctx.font = "400 15px system-ui, sans-serif";
+    ctx.fillText(state.product.tagline || "", 24, height - 66, width - 48);
+    ctx.globalAlpha = 1;
   }
 
-  function startVideo() {
+  function renderPlayer() {
     const player = state.player;
-    if (!player || state.videoStarted) return;
-    state.videoStarted = true;
-    player.play.hidden = true;
-    event("video.started", { id: bidId });
-    const started = performance.now();
-    const timer = window.setInterval(() => {
-      const t = Math.min(1, (performance.now() - started) / VIDEO_MS);
-      drawFrame(player.canvas, t);
-      player.bar.style.width = (t * 100).toFixed(1) + "%";
-      if (t < 1) return;
-      window.clearInterval(timer);
-      root.dataset.video = "completed";
-      event("video.completed", { id: bidId });
-      if (format === "rewarded") {
-        const reward = document.getElementById("reward");
-        if (reward) reward.hidden = false;
-        event("reward.granted", { id: bidId });
+    const video = state.video;
+    const t = Math.min(1, video.playedMs / VIDEO_MS);
+    drawFrame(player.canvas, t);
+    player.bar.style.width = (t * 100).toFixed(1) + "%";
+    player.track.setAttribute("aria-valuenow", String(Math.round(t * 100)));
+    player.time.textContent = timeText(video.playedMs, false) + " / " + timeText(VIDEO_MS, true);
+    player.badge.textContent = video.completed
+      ? "Ad"
+      : "Ad \u00b7 " + timeText(VIDEO_MS - video.playedMs, true);
+    const label = video.playing ? "Pause video" : video.completed ? "Replay video" : "Play video";
+    const glyph = video.playing ? "\u275a\u275a" : video.completed ? "\u21bb" : "\u25b6";
+    player.toggle.textContent = glyph;
+    player.toggle.setAttribute("aria-label", label);
+    player.big.textContent = video.completed ? "\u21bb" : "\u25b6";
+    player.big.setAttribute("aria-label", label);
+    player.root.dataset.state = video.playing ? "playing" : video.completed ? "ended" : video.playedMs > 0 ? "paused" : "ready";
+  }
+
+  function tick() {
+    const video = state.video;
+    const now = performance.now();
+    video.playedMs = Math.min(VIDEO_MS, video.playedMs + (now - video.lastTick));
+    video.lastTick = now;
+    if (video.playedMs >= VIDEO_MS) finishVideo();
+    renderPlayer();
+  }
+
+  // `byReader`: a click on play/pause, which the visibility rule never overrides.
+  function playVideo(byReader) {
+    const video = state.video;
+    if (!state.player || video.playing) return;
+    if (!byReader && (video.pausedByReader || video.completed)) return;
+    if (byReader) video.pausedByReader = false;
+    if (video.completed) {
+      video.completed = false; // a replay: the events were already sent once
+      video.playedMs = 0;
+    }
+    video.playing = true;
+    video.lastTick = performance.now();
+    video.timer = window.setInterval(tick, 40);
+    if (!video.startedSent) {
+      video.startedSent = true;
+      root.dataset.video = "started";
+      event("video.started", { id: bidId });
+    }
+    renderPlayer();
+  }
+
+  function pauseVideo(byReader) {
+    const video = state.video;
+    if (!video.playing) return;
+    if (byReader) video.pausedByReader = true;
+    tick();
+    video.playing = false;
+    window.clearInterval(video.timer);
+    renderPlayer();
+  }
+
+  function finishVideo() {
+    const video = state.video;
+    video.playing = false;
+    video.completed = true;
+    window.clearInterval(video.timer);
+    if (video.completedSent) return;
+    video.completedSent = true;
+    root.dataset.video = "completed";
+    event("video.completed", { id: bidId });
+    if (format === "rewarded") {
+      const reward = document.getElementById("reward");
+      if (reward) {
+        reward.textContent = "\u2713 Reward unlocked";
+        reward.classList.add("unlocked");
       }
-    }, 40);
+      event("reward.granted", { id: bidId });
+    }
   }
 
   // -- host -> frame --------------------------------------------------------------------

@@ -146,7 +146,8 @@ def test_official_sdk_messages_drive_the_widget_in_jupyterlab(
     root, _ = _open_interstitial(notebook, ad.frame)
     src = root.locator("iframe").get_attribute("src") or ""
     modal_url = f"{server.url}/api/modal/{ad.bid_id}?code=inlineAd&messageId=a1&sdk=sdk-js"
-    assert src.startswith(f"{modal_url}&componentParams="), src
+    # No publisher theme: the notebook's (JupyterLab Light here) rides in the URL (§4 order).
+    assert src.startswith(f"{modal_url}&theme=light&componentParams="), src
     close = page.get_by_role("button", name="Close ad")
     expect(close).to_be_visible()
     expect(close).to_be_focused()
