@@ -10,30 +10,71 @@ and tests; ``kontext_widget.pytest_plugin`` puts it into pytest and nbval.
 
 The wire protocol and every decision behind it: ``docs/protocol.md`` in the
 repository.
+
+The public names are loaded on first use (PEP 562): ``import kontext_widget``
+alone costs next to nothing, so the pytest plugin this package installs (a
+submodule, whose import runs this file) adds nothing to test runs that do not
+use it, while ``kw.create_session`` pulls in the widget, IPython and httpx.
 """
 
-from ._ad import Ad
-from ._events import (
-    AdError,
-    AdEvent,
-    AdHeight,
-    Clicked,
-    Filled,
-    NoFill,
-    RenderCompleted,
-    RenderStarted,
-    RewardGranted,
-    VideoCompleted,
-    VideoStarted,
-    Viewed,
-)
-from ._exceptions import KontextError, SessionDestroyedError
-from ._local_server import LocalAdServer
-from ._metrics import PlacementMetrics, SessionMetrics
-from ._playground import Playground, playground
-from ._session import Session, create_session
-from ._types import Character, Message, Regulatory
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._ad import Ad
+    from ._events import (
+        AdError,
+        AdEvent,
+        AdHeight,
+        Clicked,
+        Filled,
+        NoFill,
+        RenderCompleted,
+        RenderStarted,
+        RewardGranted,
+        VideoCompleted,
+        VideoStarted,
+        Viewed,
+    )
+    from ._exceptions import KontextError, SessionDestroyedError
+    from ._local_server import LocalAdServer
+    from ._metrics import PlacementMetrics, SessionMetrics
+    from ._playground import Playground, playground
+    from ._session import Session, create_session
+    from ._types import Character, Message, Regulatory
+
+# Public name -> the private module that defines it.
+_HOMES = {
+    "Ad": "_ad",
+    "AdError": "_events",
+    "AdEvent": "_events",
+    "AdHeight": "_events",
+    "Clicked": "_events",
+    "Filled": "_events",
+    "NoFill": "_events",
+    "RenderCompleted": "_events",
+    "RenderStarted": "_events",
+    "RewardGranted": "_events",
+    "VideoCompleted": "_events",
+    "VideoStarted": "_events",
+    "Viewed": "_events",
+    "KontextError": "_exceptions",
+    "SessionDestroyedError": "_exceptions",
+    "LocalAdServer": "_local_server",
+    "PlacementMetrics": "_metrics",
+    "SessionMetrics": "_metrics",
+    "Playground": "_playground",
+    "playground": "_playground",
+    "Session": "_session",
+    "create_session": "_session",
+    "Character": "_types",
+    "Message": "_types",
+    "Regulatory": "_types",
+}
 
 __all__ = [
     "Ad",
@@ -63,3 +104,16 @@ __all__ = [
     "create_session",
     "playground",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -39,7 +39,16 @@ if TYPE_CHECKING:
     from ._ad import Ad
     from ._session import Session
 
-__all__ = ["ChatTurn", "Reply", "chat_bubble_html", "chat_bundle", "chat_turn"]
+__all__ = [
+    "ChatTurn",
+    "PendingTurn",
+    "Reply",
+    "StreamDrawing",
+    "chat_bubble_html",
+    "chat_bundle",
+    "chat_turn",
+    "start_turn",
+]
 
 ReplyText = str | Iterable[str]
 Reply = ReplyText | Callable[[tuple[Message, ...]], ReplyText]
@@ -186,13 +195,6 @@ def _resolve_reply(reply: Reply, messages: tuple[Message, ...]) -> ReplyText:
     return reply
 
 
-def _chunks(stream: Iterable[str]) -> Iterator[str]:
-    for index, chunk in enumerate(stream):
-        if not isinstance(chunk, str):
-            raise TypeError(f"reply chunk {index} must be a str, got {type(chunk).__name__}")
-        yield chunk
-
-
 def _streaming_bundle(text: str) -> dict[str, str]:
     """The growing reply with the cursor, plus the guard in its rich representations."""
     bundle = chat_bundle("assistant", text + _CURSOR)
@@ -217,14 +219,73 @@ class _StreamDisplay:
             self._handle.update(_EMPTY, raw=True)
 
 
+class StreamDrawing:
+    """A streamed reply as it grows: checks each chunk and draws the text so far.
+
+    Shared by ``chat_turn`` and ``chat_turn_async``, which differ only in how
+    they pull the chunks.
+    """
+
+    def __init__(self, display: _StreamDisplay | None) -> None:
+        self._parts: list[str] = []
+        self._display = display
+
+    def add(self, chunk: object) -> None:
+        if not isinstance(chunk, str):
+            raise TypeError(
+                f"reply chunk {len(self._parts)} must be a str, got {type(chunk).__name__}"
+            )
+        self._parts.append(chunk)
+        if self._display is not None:
+            self._display.draw("".join(self._parts))
+
+    def text(self) -> str:
+        return "".join(self._parts)
+
+
 def _collect(stream: Iterable[str], display: _StreamDisplay | None) -> str:
     """Join the chunks, drawing the growing reply in ``display`` if there is one."""
-    parts: list[str] = []
-    for chunk in _chunks(stream):
-        parts.append(chunk)
-        if display is not None:
-            display.draw("".join(parts))
-    return "".join(parts)
+    drawing = StreamDrawing(display)
+    for chunk in stream:
+        drawing.add(chunk)
+    return drawing.text()
+
+
+@dataclass(frozen=True)
+class PendingTurn:
+    """A turn whose user message was added: what is left is the reply and the ad."""
+
+    session: Session
+    user_message: Message
+    assistant_id: str
+    code: str
+    theme: str | None
+    display: bool
+    wait: float | None
+
+    def stream_display(self) -> _StreamDisplay | None:
+        """The display a streamed reply is drawn in (``None``: not shown, or not in IPython)."""
+        return _StreamDisplay() if self.display and _in_ipython() else None
+
+    def add_reply(self, text: str) -> Message:
+        """Show the whole reply and add it as the assistant message.
+
+        While a stream display is open the reply stays hidden by its guard;
+        the caller ends the stream right after (also when the stream raised).
+        """
+        if self.display:
+            _show("assistant", text)
+        assistant_message = Message(id=self.assistant_id, role="assistant", content=text)
+        self.session.add_message(assistant_message)
+        return assistant_message
+
+    def finish(self, assistant_message: Message) -> ChatTurn:
+        """Show (or only create) the ad under the reply; call after waiting for the preload."""
+        if self.display:
+            ad = self.session.render(assistant_message.id, code=self.code, theme=self.theme)
+        else:
+            ad = self.session.create_ad(assistant_message.id, code=self.code, theme=self.theme)
+        return ChatTurn(user=self.user_message, assistant=assistant_message, ad=ad)
 
 
 def chat_turn(
@@ -240,9 +301,46 @@ def chat_turn(
     wait: float | None = 5.0,
 ) -> ChatTurn:
     """Run one exchange; see ``Session.chat_turn`` for the parameters."""
+    _check_reply(reply)
+    turn = start_turn(
+        session,
+        user,
+        user_message_id=user_message_id,
+        assistant_message_id=assistant_message_id,
+        code=code,
+        theme=theme,
+        display=display,
+        wait=wait,
+    )
+    text = _resolve_reply(reply, session.messages)
+    if isinstance(text, str):
+        assistant_message = turn.add_reply(text)
+    else:
+        stream = turn.stream_display()
+        try:
+            assistant_message = turn.add_reply(_collect(text, stream))
+        finally:
+            if stream is not None:
+                stream.end()  # empties the stream (also when the stream raised)
+    if wait:
+        session.wait_idle(wait)
+    return turn.finish(assistant_message)
+
+
+def start_turn(
+    session: Session,
+    user: str,
+    *,
+    user_message_id: str | None,
+    assistant_message_id: str | None,
+    code: str,
+    theme: str | None,
+    display: bool,
+    wait: float | None,
+) -> PendingTurn:
+    """Check the arguments (raising before anything is added), add and show the user message."""
     if not isinstance(user, str):
         raise TypeError(f"user must be the user's message text (a str), got {type(user).__name__}")
-    _check_reply(reply)
     if not isinstance(code, str) or code not in session.enabled_placement_codes:
         raise ValueError(
             f"code {code!r} is not an enabled placement code of this session "
@@ -271,27 +369,4 @@ def chat_turn(
     session.add_message(user_message)
     if display:
         _show("user", user)
-
-    text = _resolve_reply(reply, session.messages)
-    if isinstance(text, str):
-        if display:
-            _show("assistant", text)
-    else:
-        stream = _StreamDisplay() if display and _in_ipython() else None
-        try:
-            text = _collect(text, stream)
-            if display:
-                _show("assistant", text)  # hidden by the stream's guard until...
-        finally:
-            if stream is not None:
-                stream.end()  # ...this empties the stream (also when the stream raised)
-    assistant_message = Message(id=assistant_id, role="assistant", content=text)
-    session.add_message(assistant_message)
-
-    if wait:
-        session.wait_idle(wait)
-    if display:
-        ad = session.render(assistant_message.id, code=code, theme=theme)
-    else:
-        ad = session.create_ad(assistant_message.id, code=code, theme=theme)
-    return ChatTurn(user=user_message, assistant=assistant_message, ad=ad)
+    return PendingTurn(session, user_message, assistant_id, code, theme, display, wait)

@@ -10,7 +10,14 @@ Where callbacks run (a decision, documented in the README):
 * Anywhere else (a plain script) they run on one process-wide
   ``kontext-widget-callbacks`` thread, so a slow callback never stalls network I/O.
 
+* A session created inside a running loop that is not a kernel's (``asyncio.run``
+  in a script, an async web app) is the same case as Jupyter: its callbacks run
+  on that loop, between the awaits of its tasks. Once that loop has stopped
+  they move to the callbacks thread, so none is ever lost.
+
 Either way one session's callbacks run one at a time, in emission order.
+``wait_idle_async`` waits for the same condition as ``wait_idle`` without
+blocking the loop it is awaited on.
 """
 
 from __future__ import annotations
@@ -73,6 +80,8 @@ class Delivery:
         self._scheduled = False
         self._delivering = False
         self._work = 0
+        # Awaiting ``wait_idle_async`` calls, woken on every change that may make us idle.
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     # -- background work -------------------------------------------------
     def begin(self) -> None:
@@ -82,14 +91,14 @@ class Delivery:
     def end(self) -> None:
         with self._cond:
             self._work -= 1
-            self._cond.notify_all()
+            self._notify_locked()
 
     # -- callbacks ---------------------------------------------------------
     def post(self, callback: Callable[[], None]) -> None:
         """Queue ``callback`` (which must not raise) and make sure a drain is coming."""
         with self._cond:
             self._queue.append(callback)
-            self._cond.notify_all()
+            self._notify_locked()
             if self._scheduled:
                 return
             self._scheduled = True
@@ -110,7 +119,7 @@ class Delivery:
                     self._scheduled = False
                     if not self._queue:
                         self._delivering = False
-                        self._cond.notify_all()
+                        self._notify_locked()
                         return
                     callback = self._queue.popleft()
                     self._delivering = True
@@ -121,6 +130,25 @@ class Delivery:
     # -- waiting -----------------------------------------------------------
     def _idle(self) -> bool:
         return self._work == 0 and not self._queue and not self._delivering
+
+    def _notify_locked(self) -> None:
+        self._cond.notify_all()
+        for loop, waiter in self._waiters:
+            with contextlib.suppress(RuntimeError):  # that loop closed: its waiter is gone too
+                loop.call_soon_threadsafe(_wake, waiter)
+        self._waiters.clear()
+
+    def _rescue_stranded(self) -> None:
+        """A drain handed to a loop that stopped before running it would never run: redo it."""
+        target = self._target_loop
+        with self._cond:
+            stranded = (
+                self._scheduled
+                and target is not None
+                and (target.is_closed() or not target.is_running())
+            )
+        if stranded:
+            _schedule_on_dispatch_thread(self)
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until idle; on the callback thread itself, deliver while waiting."""
@@ -134,6 +162,8 @@ class Delivery:
         while True:
             if deliver_here:
                 self.drain(blocking=False)
+            else:
+                self._rescue_stranded()
             with self._cond:
                 if self._idle():
                     return True
@@ -141,3 +171,36 @@ class Delivery:
                 if remaining <= 0:
                     return False
                 self._cond.wait(min(remaining, 0.05))
+
+    async def wait_idle_async(self, timeout: float) -> bool:
+        """``wait_idle`` for a coroutine: the loop keeps running while we wait.
+
+        On the session's own loop the queued deliveries run while this awaits
+        (they were scheduled on this very loop); elsewhere the callbacks
+        thread delivers them. Nothing is left behind on timeout or cancellation.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._rescue_stranded()
+            waiter: asyncio.Future[None] = loop.create_future()
+            with self._cond:
+                if self._idle():
+                    return True
+                self._waiters.append((loop, waiter))
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    return False
+                # Re-check at least every 50 ms, as wait_idle does: a wake-up is only a hint.
+                await asyncio.wait((waiter,), timeout=min(remaining, 0.05))
+            finally:
+                with self._cond:
+                    if (loop, waiter) in self._waiters:
+                        self._waiters.remove((loop, waiter))
+                waiter.cancel()
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

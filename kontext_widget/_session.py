@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 from . import _client, _io_loop
 from ._ad import Ad
 from ._chat import ChatTurn, Reply, chat_turn
+from ._chat_async import AsyncReply, chat_turn_async
 from ._constants import (
     DEFAULT_PLACEMENT_CODE,
     DEFAULT_SERVER_URL,
@@ -53,6 +55,7 @@ from ._events import (
 from ._exceptions import SessionDestroyedError
 from ._install_id import install_id
 from ._metrics import MetricsCounter, SessionMetrics, event_record
+from ._streams import DEFAULT_MAX_BUFFERED, EventStream
 from ._types import Character, Message, Regulatory
 from ._wire import (
     Bid,
@@ -269,6 +272,8 @@ class Session:
         self._listeners: list[EventCallback] = []
         # In-package observers of bid assignments (the event log fills in message ids).
         self._assignment_listeners: list[Callable[[], None]] = []
+        # Open stream_events() iterators, held weakly: an abandoned one unsubscribes itself.
+        self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
 
         self._debug("Session: created", {"conversationId": self._conversation_id})
         self._delivery.begin()
@@ -280,6 +285,12 @@ class Session:
 
     def __exit__(self, *_exc: object) -> None:
         self.destroy()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         # Stable across runs: no server-assigned ids (nbval compares reprs).
@@ -545,8 +556,47 @@ class Session:
             raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         return self._delivery.wait_idle(float(timeout))
 
+    async def wait_idle_async(self, timeout: float = 30.0) -> bool:
+        """``wait_idle`` without blocking the event loop it is awaited on.
+
+        ``True`` once no debounce or request is pending and every event was
+        delivered to ``on_event``; ``False`` on timeout. Works with top-level
+        ``await`` in Jupyter and marimo and under ``asyncio.run``.
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        return await self._delivery.wait_idle_async(float(timeout))
+
+    def stream_events(self, *, max_buffered: int = DEFAULT_MAX_BUFFERED) -> EventStream:
+        """Every event emitted from now on, as an async iterator that ends when the session does.
+
+        ``async for event in session.stream_events(): ...``. Subscribes at
+        the call, so nothing emitted after it is missed. Each call is an
+        independent consumer that sees every event. A consumer more than
+        ``max_buffered`` events behind loses the oldest unread ones (counted in
+        the stream's ``dropped``). Leaving the loop early (``break``) or
+        ``aclose()`` unsubscribes; nothing stays behind.
+        """
+        if isinstance(max_buffered, bool) or not isinstance(max_buffered, int) or max_buffered < 1:
+            raise ValueError(f"max_buffered must be an int >= 1, got {max_buffered!r}")
+        stream = EventStream(max_buffered, self._unsubscribe)
+        with self._lock:
+            if not self._destroyed:
+                self._streams.add(stream)
+                return stream
+        stream._end()  # a destroyed session has no later events
+        return stream
+
+    def _unsubscribe(self, stream: EventStream) -> None:
+        with self._lock:
+            self._streams.discard(stream)
+
     def destroy(self) -> None:
-        """Cancel in-flight work, destroy every ad, stop all requests. Idempotent."""
+        """Cancel in-flight work, destroy every ad, stop all requests. Idempotent.
+
+        Every ``stream_events()`` iterator ends once it has yielded the events
+        emitted before this call.
+        """
         with self._lock:
             if self._destroyed:
                 return
@@ -556,12 +606,25 @@ class Session:
             ads = list(self._ads.values())
             self._ads.clear()
             self._awaited_ids.clear()
+            streams = list(self._streams)
+            self._streams.clear()
+        for stream in streams:
+            stream._end()
         for ad in ads:
             ad.destroy()
         _io_loop.call_soon(self._cancel_tasks)
         self._debug("Session: destroyed", None)
 
     close = destroy
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """``destroy()``, then wait (without blocking the loop) for the cancelled work to end.
+
+        When it returns, the callbacks already queued have run and no request
+        of this session is in flight (unless ``timeout`` seconds were not enough).
+        """
+        self.destroy()
+        await self.wait_idle_async(timeout)
 
     # -- internals: I/O loop side -----------------------------------------------------
     def _cancel_tasks(self) -> None:
@@ -820,6 +883,8 @@ class Session:
         self._history.append(_Logged(event, time.time(), code, message_id, bid_id))
         self._emitted += 1
         self._metrics.event(event, code)
+        for stream in self._streams:
+            stream._push(event)
         for callback in (self._on_event, *self._listeners):
             if callback is not None:
                 self._delivery.post(partial(self._guarded, callback, event))
@@ -923,6 +988,40 @@ class Session:
         creates the ad (``create_ad`` instead of ``render``).
         """
         return chat_turn(
+            self,
+            user,
+            reply,
+            user_message_id=user_message_id,
+            assistant_message_id=assistant_message_id,
+            code=code,
+            theme=theme,
+            display=display,
+            wait=wait,
+        )
+
+    async def chat_turn_async(
+        self,
+        user: str,
+        reply: AsyncReply,
+        *,
+        user_message_id: str | None = None,
+        assistant_message_id: str | None = None,
+        code: str = DEFAULT_PLACEMENT_CODE,
+        theme: str | None = None,
+        display: bool = True,
+        wait: float | None = 5.0,
+    ) -> ChatTurn:
+        """``chat_turn`` for async code: the same turn, awaited, never blocking the loop.
+
+        ``reply`` is anything ``chat_turn`` takes, or an async iterable of
+        text chunks (an ``AsyncOpenAI`` stream, LangChain's ``astream``), an
+        awaitable of text, or a callable taking the conversation's messages and
+        returning any of those (``async def`` and async generator functions
+        work). Synchronous callables and lazy iterables run in a worker thread,
+        so a blocking client does not stall the loop. The wait for the
+        ``/preload`` is ``wait_idle_async``.
+        """
+        return await chat_turn_async(
             self,
             user,
             reply,
