@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import anywidget
 import traitlets
 from IPython.display import display
 
+from ._constants import headless_viewing_enabled
 from ._device import browser_facts
 from ._frame_messages import FrameOutcome, FrameProtocol
 from ._frame_urls import frame_url, modal_url, origin_of
@@ -94,6 +96,9 @@ class Ad(anywidget.AnyWidget):
         self._protocol = FrameProtocol(code, message_id)
         self._mounted = False
         self._lock = threading.Lock()
+        # Run once a bid is assigned (the headless viewer's automatic view).
+        self._on_filled: list[Callable[[Ad], None]] = []
+        self._headless = False
         self.on_msg(self._on_front_end_message)
         # Pages that see the widget created know at once, even while the cell runs
         # (comm messages from the front end wait for the running cell to end).
@@ -127,12 +132,39 @@ class Ad(anywidget.AnyWidget):
         display(self)  # type: ignore[no-untyped-call]
         return self
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """IPython's display hook: every way of showing the ad (``mount``, ``display``) ends here.
+
+        Under ``KONTEXT_HEADLESS_VIEWER=1`` (nbval with ``--kontext-headless-viewer``)
+        a displayed ad is also rendered and viewed by ``testing.HeadlessViewer``
+        once its bid is there, as a reader's browser would.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if headless_viewing_enabled():
+            with self._lock:
+                first = not self._headless
+                self._headless = True
+            if first:
+                from .testing import play_when_filled  # noqa: PLC0415 - only for tests
+
+                play_when_filled(self)
+        return bundle
+
+    def _when_filled(self, callback: Callable[[Ad], None]) -> None:
+        """Call ``callback(self)`` now if the ad has a bid, else right after one is assigned."""
+        with self._lock:
+            if self._protocol.bid is None and not self.destroyed:
+                self._on_filled.append(callback)
+                return
+        callback(self)
+
     def destroy(self) -> None:
         """Remove the iframe from every view and release listeners. Idempotent."""
         with self._lock:
             if self.destroyed:
                 return
             self.set_trait("destroyed", True)
+            self._on_filled.clear()
         self._session._forget_ad(self)
         # A DOMWidget owns a Layout widget that close() leaves registered: close both.
         layout = getattr(self, "layout", None)
@@ -157,6 +189,10 @@ class Ad(anywidget.AnyWidget):
             self.set_trait(
                 "iframe_url", frame_url(server, bid.bid_id, self.code, self.message_id, theme)
             )
+        with self._lock:
+            waiting, self._on_filled = self._on_filled, []
+        for callback in waiting:
+            callback(self)
 
     def _send_user_event(self, name: str, payload: object) -> None:
         message: dict[str, Any] = {"kind": "user-event", "name": name}

@@ -7,6 +7,7 @@ modules; nothing else writes to it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Final
 
@@ -14,6 +15,8 @@ from ._version import __version__
 
 DEFAULT_SERVER_URL: Final = "https://server.megabrain.co"
 SERVER_URL_ENV: Final = "KONTEXT_AD_SERVER_URL"
+# Set (by the pytest plugin's --kontext-headless-viewer) to have displayed ads viewed headlessly.
+HEADLESS_VIEWER_ENV: Final = "KONTEXT_HEADLESS_VIEWER"
 DEFAULT_PLACEMENT_CODE: Final = "inlineAd"
 MAX_MESSAGES: Final = 30
 MAX_EVENT_HISTORY: Final = 1000
@@ -45,3 +48,8 @@ TIMING: Final = Timing()
 def sdk_info() -> dict[str, str]:
     """The ``sdk`` object of every request body."""
     return {"name": SDK_NAME, "platform": SDK_PLATFORM, "version": SDK_VERSION}
+
+
+def headless_viewing_enabled() -> bool:
+    """Whether displayed ads are rendered and viewed by ``testing.HeadlessViewer`` (tests only)."""
+    return os.environ.get(HEADLESS_VIEWER_ENV, "").strip().lower() in {"1", "true", "yes", "on"}

@@ -2,17 +2,24 @@
 
 Installed with the package (entry point ``pytest11``), it adds:
 
-* ``--kontext-ad-server``: start one ``LocalAdServer`` for the whole run and
-  export its URL as ``KONTEXT_AD_SERVER_URL`` before any test runs. nbval
-  starts notebook kernels as child processes, which inherit the environment,
-  so every ``create_session(...)`` without ``ad_server_url`` in those notebooks
-  talks to the local server: ``pytest --nbval --kontext-ad-server notebooks/``
+* ``--kontext-ad-server`` (or ``kontext_ad_server = true`` in the ini file):
+  start one ``LocalAdServer`` for the whole run and export its URL as
+  ``KONTEXT_AD_SERVER_URL`` before any test runs. nbval starts notebook
+  kernels as child processes, which inherit the environment, so every
+  ``create_session(...)`` without ``ad_server_url`` in those notebooks talks
+  to the local server: ``pytest --nbval --kontext-ad-server notebooks/``
   regression-tests chat notebooks offline.
+* ``--kontext-headless-viewer`` (or ``kontext_headless_viewer = true``):
+  export ``KONTEXT_HEADLESS_VIEWER=1`` the same way, so every ad a notebook
+  displays is rendered and viewed by ``kontext_widget.testing.HeadlessViewer``
+  once its bid arrives, as a reader's browser would do;
 * the ``kontext_ad_server`` fixture: a running ``LocalAdServer`` reset to its
   defaults (fill every code, no delay) for each test, with
   ``KONTEXT_AD_SERVER_URL`` pointing at it during the test;
 * the ``kontext_session`` fixture: a factory of sessions bound to that server,
   destroyed after the test;
+* the ``kontext_viewer`` fixture: ``kontext_viewer(ad)`` is a ``HeadlessViewer``;
+  the ``kontext_headless_viewer`` fixture turns automatic viewing on for one test;
 * ``wait_for_events(session, *names)``: block until those events happened.
 
 Nothing is started unless the option or a fixture asks for it, and the package
@@ -36,45 +43,65 @@ if TYPE_CHECKING:
     from ._events import AdEvent
     from ._local_server import LocalAdServer
     from ._session import Session
+    from .testing import HeadlessViewer
 
 __all__ = ["wait_for_events"]
 
 SERVER_URL_ENV = "KONTEXT_AD_SERVER_URL"  # the same name as _constants.SERVER_URL_ENV
+HEADLESS_VIEWER_ENV = "KONTEXT_HEADLESS_VIEWER"  # the same name as _constants.HEADLESS_VIEWER_ENV
 
 _RUN_SERVER = pytest.StashKey["LocalAdServer"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kontext-widget")
-    group.addoption(
-        "--kontext-ad-server",
-        action="store_true",
-        default=False,
-        help="start a kontext_widget.LocalAdServer for the run and export its URL as "
+    server_help = (
+        "start a kontext_widget.LocalAdServer for the run and export its URL as "
         f"{SERVER_URL_ENV} (for notebook kernels under nbval and sessions created "
-        "without ad_server_url)",
+        "without ad_server_url)"
     )
+    viewer_help = (
+        f"export {HEADLESS_VIEWER_ENV}=1 for the run: every ad a notebook (or test) displays "
+        "is rendered and viewed by kontext_widget.testing.HeadlessViewer once its bid arrives"
+    )
+    group.addoption("--kontext-ad-server", action="store_true", default=False, help=server_help)
+    group.addoption(
+        "--kontext-headless-viewer", action="store_true", default=False, help=viewer_help
+    )
+    parser.addini("kontext_ad_server", server_help, type="bool", default=False)
+    parser.addini("kontext_headless_viewer", viewer_help, type="bool", default=False)
+
+
+def _wanted(config: pytest.Config, name: str) -> bool:
+    """The command-line flag or the ini option of the same name."""
+    return bool(config.getoption(name, default=False) or config.getini(name))
+
+
+def _export(config: pytest.Config, name: str, value: str) -> None:
+    """Set ``name`` in this process before nbval launches kernels (which inherit it); undo later."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+
+    def restore() -> None:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+    config.add_cleanup(restore)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not config.getoption("kontext_ad_server", default=False):
+    if _wanted(config, "kontext_headless_viewer"):
+        _export(config, HEADLESS_VIEWER_ENV, "1")
+    if not _wanted(config, "kontext_ad_server"):
         return
     from ._local_server import LocalAdServer
 
     server = LocalAdServer().start()
     config.stash[_RUN_SERVER] = server
-    previous = os.environ.get(SERVER_URL_ENV)
-    # Set in this process before nbval launches kernels, which inherit it.
-    os.environ[SERVER_URL_ENV] = server.url
-
-    def restore() -> None:
-        server.stop()
-        if previous is None:
-            os.environ.pop(SERVER_URL_ENV, None)
-        else:
-            os.environ[SERVER_URL_ENV] = previous
-
-    config.add_cleanup(restore)
+    _export(config, SERVER_URL_ENV, server.url)
+    config.add_cleanup(server.stop)  # cleanups run last-added first: stop, then restore the env
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +158,24 @@ def kontext_session(kontext_ad_server: LocalAdServer) -> Iterator[Callable[..., 
     yield make
     for session in sessions:
         session.destroy()
+
+
+@pytest.fixture
+def kontext_viewer() -> Callable[..., HeadlessViewer]:
+    """A factory: ``kontext_viewer(ad, **options) -> HeadlessViewer`` (``kontext_widget.testing``).
+
+    ``kontext_viewer(turn.ad).render(height=90).view().click()`` makes the ad's
+    creative do in Python what a browser would, through the same handler.
+    """
+    from .testing import HeadlessViewer
+
+    return HeadlessViewer
+
+
+@pytest.fixture
+def kontext_headless_viewer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Automatic headless viewing for this test: every ad displayed is rendered and viewed."""
+    monkeypatch.setenv(HEADLESS_VIEWER_ENV, "1")
 
 
 def _wire_name(name: object) -> str:
