@@ -7,9 +7,11 @@ way a script does; ``test_aio_kernel.py`` runs the same API in a live ipykernel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
@@ -57,7 +59,7 @@ class Heartbeat:
         await asyncio.gather(self._task, return_exceptions=True)
 
 
-# -- wait_idle_async ------------------------------------------------------------------------------
+# -- wait_idle_async ---------------------------------------------------------------------------
 
 
 def test_wait_idle_async_delivers_on_the_loop_without_blocking_it(
@@ -152,7 +154,7 @@ def test_callbacks_move_to_the_callback_thread_once_the_loop_is_gone(
         session.destroy()
 
 
-# -- stream_events ----------------------------------------------------------------------------------
+# -- stream_events -----------------------------------------------------------------------------
 
 
 async def _take(stream: AsyncIterator[kw.AdEvent], count: int) -> list[str]:
@@ -345,7 +347,7 @@ def test_stream_repr_and_type(server: kw.LocalAdServer) -> None:
         assert repr(stream) == "EventStream(open, buffered=0, dropped=0)"
 
 
-# -- async with / aclose ------------------------------------------------------------------------------
+# -- async with / aclose -----------------------------------------------------------------------
 
 
 def test_async_with_destroys_and_aclose_waits_for_the_work(server: kw.LocalAdServer) -> None:
@@ -367,7 +369,7 @@ def test_async_with_destroys_and_aclose_waits_for_the_work(server: kw.LocalAdSer
     assert debug[-1] == "Session: destroyed"  # queued callbacks ran before aclose returned
 
 
-# -- chat_turn_async --------------------------------------------------------------------------------
+# -- chat_turn_async ---------------------------------------------------------------------------
 
 
 async def _agen_reply(messages: tuple[kw.Message, ...]) -> AsyncIterator[str]:
@@ -517,15 +519,10 @@ def test_chat_turn_async_checks_arguments_before_adding_anything(
         assert _run(main()) == 0
 
 
-class _no_unawaited_coroutine_warning:  # noqa: N801 - used as a context manager
-    def __enter__(self) -> None:
-        import warnings
-
-        self._catcher = warnings.catch_warnings(record=True)
-        self._caught = self._catcher.__enter__()
+@contextlib.contextmanager
+def _no_unawaited_coroutine_warning() -> Iterator[None]:
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-
-    def __exit__(self, *_exc: object) -> None:
+        yield
         gc.collect()
-        self._catcher.__exit__(None, None, None)
-        assert not [w for w in self._caught if "never awaited" in str(w.message)]
+    assert not [w for w in caught if "never awaited" in str(w.message)]
