@@ -526,3 +526,48 @@ def _no_unawaited_coroutine_warning() -> Iterator[None]:
         yield
         gc.collect()
     assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+def test_a_drain_stranded_on_a_stopped_loop_is_rescued() -> None:
+    """A drain handed to a loop that stops before running it still happens (wait_idle[_async])."""
+    from kontext_widget._delivery import Delivery
+
+    loop = asyncio.new_event_loop()
+    created: list[Delivery] = []
+    release = threading.Event()
+    blocking = threading.Event()
+
+    def blocker() -> None:
+        blocking.set()
+        release.wait(5)
+        loop.stop()  # the drain queued meanwhile is after us: never run by this loop
+
+    def run() -> None:
+        async def make() -> None:
+            created.append(Delivery())  # targets this loop
+
+        loop.run_until_complete(make())
+        loop.call_soon(blocker)
+        loop.run_forever()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert blocking.wait(5)
+        delivery = created[0]
+        delivered: list[str] = []
+        delivery.post(lambda: delivered.append(threading.current_thread().name))
+        release.set()
+        thread.join(5)
+        assert not loop.is_running()
+        assert delivered == []  # stranded
+        assert delivery.wait_idle(5)
+        assert delivered == ["kontext-widget-callbacks"]
+
+        delivery.post(lambda: delivered.append("second"))  # later posts skip the dead loop
+        assert asyncio.run(delivery.wait_idle_async(5))
+        assert delivered[-1] == "second"
+    finally:
+        release.set()
+        thread.join(5)
+        loop.close()
