@@ -19,7 +19,7 @@ from pathlib import Path
 from kontext_widget import LocalAdServer
 from kontext_widget._install_id import CONFIG_DIR_ENV
 
-from . import hostile, latency, suite
+from . import hostile, latency, plugin_startup, suite
 from .machine import describe
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
@@ -85,6 +85,11 @@ SECTIONS: list[Section] = [
         "a proxy adding 20 ms each way; this tree and main's (Before) run at the same time "
         "(bench/latency.py, bench/latency_proxy.py).",
         latency.tls_section,
+    ),
+    (
+        "10. pytest plugin start-up",
+        "`pytest --co` of a one-test project with and without the plugin (autoload off).",
+        plugin_startup.measure,
     ),
 ]
 
