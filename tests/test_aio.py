@@ -571,3 +571,68 @@ def test_a_drain_stranded_on_a_stopped_loop_is_rescued() -> None:
         release.set()
         thread.join(5)
         loop.close()
+
+
+SCRIPT = """
+import asyncio, json, sys, threading
+import kontext_widget as kw
+
+async def model(messages):
+    for word in ["Try ", "trail ", "runners."]:
+        await asyncio.sleep(0.01)
+        yield word
+
+async def main():
+    threads = []
+    async with kw.create_session(
+        publisher_token="p", user_id="u", conversation_id="c", ad_server_url=sys.argv[1],
+        on_event=lambda e: threads.append(threading.current_thread().name),
+    ) as session:
+        names = []
+        async def consume():
+            async for event in session.stream_events():
+                names.append(event.name)
+        consumer = asyncio.create_task(consume())
+        turn = await session.chat_turn_async("Which running shoes?", model)
+        idle = await session.wait_idle_async(10)
+    await asyncio.wait_for(consumer, 5)  # ended by the session's destruction
+    print(json.dumps({"content": turn.assistant.content, "idle": idle, "names": names,
+                      "threads": threads, "ad": repr(turn.ad)}))
+
+asyncio.run(main())
+"""
+
+
+def test_a_plain_script_under_asyncio_run(server: kw.LocalAdServer, tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "chat.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, str(script), server.url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    *shown, last = done.stdout.splitlines()
+    assert shown == [  # outside IPython the turn prints what it would display
+        "user: Which running shoes?",
+        "assistant: Try trail runners.",
+        "Ad(message_id='a1', code='inlineAd', state='filled')",
+    ]
+    result = json.loads(last)
+    assert result == {
+        "content": "Try trail runners.",
+        "idle": True,
+        "names": ["ad.filled"],
+        "threads": ["MainThread"],  # on the loop the session was created in
+        "ad": "Ad(message_id='a1', code='inlineAd', state='destroyed')",
+    }
