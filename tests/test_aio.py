@@ -279,7 +279,7 @@ def test_consumers_that_stop_early_leave_nothing_behind(server: kw.LocalAdServer
 
 
 def test_a_slow_consumer_is_bounded_and_keeps_the_newest_events(
-    server: kw.LocalAdServer,
+    server: kw.LocalAdServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """10,000 events into a consumer that reads none: at most max_buffered are held."""
 
@@ -293,10 +293,13 @@ def test_a_slow_consumer_is_bounded_and_keeps_the_newest_events(
         codes = [event.skip_code async for event in stream]  # type: ignore[attr-defined]
         return held, stream.dropped, codes
 
-    held, dropped, codes = _run(main())
+    with caplog.at_level("WARNING", logger="kontext_widget"):
+        held, dropped, codes = _run(main())
     assert held == 100
     assert dropped == 9_900
     assert codes == [f"code-{index}" for index in range(9_900, 10_000)]
+    logged = [r.getMessage() for r in caplog.records]
+    assert len([m for m in logged if "fell 100 events behind" in m]) == 1  # once, not per event
 
 
 def test_a_consumer_on_another_thread_is_woken_by_events_from_any_thread(
