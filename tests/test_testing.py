@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -160,10 +161,23 @@ def test_viewers_of_one_ad_share_its_creative(session: kw.Session) -> None:
 def test_the_event_log_and_streams_see_what_the_viewer_did(session: kw.Session) -> None:
     ad = _filled_ad(session)
     log = session.event_log()
+    stream = session.stream_events()
     HeadlessViewer(ad).view().click()
     session.wait_idle()
     summary = log.summary
     assert (summary["views"], summary["clicks"], summary["revenue"]) == (1, 1, 0.25)
+    session.destroy()
+
+    async def drain() -> list[str]:
+        return [event.name async for event in stream]
+
+    assert asyncio.run(drain()) == [
+        "ad.render-started",
+        "ad.height",
+        "ad.render-completed",
+        "ad.viewed",
+        "ad.clicked",
+    ]
 
 
 def test_no_bid_no_creative(server: kw.LocalAdServer) -> None:
