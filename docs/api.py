@@ -5,7 +5,8 @@ One command, run by ``.ci/test`` too::
     python docs/api.py            # writes docs/_build/api/index.html, exits 1 on a problem
 
 The reference is rendered by pdoc from exactly what users import: the names in
-``kontext_widget.__all__`` and the public ``kontext_widget.pytest_plugin``.
+``kontext_widget.__all__``, the public ``kontext_widget.pytest_plugin`` and
+``kontext_widget.testing``.
 pdoc has no strict mode, so this script is one. It fails when:
 
 - pdoc warns while rendering (an annotation or a docstring it cannot read);
@@ -41,10 +42,10 @@ import pdoc.doc  # noqa: E402
 import pdoc.render  # noqa: E402
 
 import kontext_widget as kw  # noqa: E402
-from kontext_widget import pytest_plugin  # noqa: E402
+from kontext_widget import pytest_plugin, testing  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "_build" / "api"
-MODULES = ("kontext_widget", "kontext_widget.pytest_plugin")
+MODULES = ("kontext_widget", "kontext_widget.pytest_plugin", "kontext_widget.testing")
 
 # ``session.add_message``, ``ad.bid_id``, ``event.name`` in prose mean these classes.
 INSTANCE_NAMES: dict[str, object] = {
@@ -55,11 +56,12 @@ INSTANCE_NAMES: dict[str, object] = {
     "kw": kw,
     "kontext_widget": kw,
     "pytest_plugin": pytest_plugin,
+    "viewer": testing.HeadlessViewer,
 }
 # ``ad.filled`` is an event's wire name, not the attribute ``filled`` of an ``Ad``.
 WIRE_NAMES = {
     event.name
-    for event in vars(kw).values()
+    for event in (getattr(kw, name) for name in kw.__all__)  # loaded on first use: not vars(kw)
     if isinstance(event, type) and issubclass(event, kw.AdEvent) and event is not kw.AdEvent
 }
 _REFERENCE = re.compile(r"``([^`]+)``")
@@ -146,7 +148,7 @@ def check_events() -> Iterator[str]:
 
 
 def _documented_objects() -> Iterator[tuple[str, object]]:
-    for module in (kw, pytest_plugin):
+    for module in (kw, pytest_plugin, testing):
         names = getattr(module, "__all__", None) or [
             n for n in vars(module) if not n.startswith("_")
         ]

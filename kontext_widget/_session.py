@@ -1014,7 +1014,7 @@ class Session:
         """``chat_turn`` for async code: the same turn, awaited, never blocking the loop.
 
         ``reply`` is anything ``chat_turn`` takes, or an async iterable of
-        text chunks (an ``AsyncOpenAI`` stream, LangChain's ``astream``), an
+        text chunks (an AsyncOpenAI stream, LangChain's ``astream``), an
         awaitable of text, or a callable taking the conversation's messages and
         returning any of those (``async def`` and async generator functions
         work). Synchronous callables and lazy iterables run in a worker thread,

@@ -86,6 +86,7 @@ class HeadlessViewer:
 
     @property
     def ad(self) -> Ad:
+        """The ad whose creative this viewer plays."""
         return self._ad
 
     # -- what the creative does ----------------------------------------------------------
