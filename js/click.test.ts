@@ -3,7 +3,7 @@ import { handleClick, LINK_REL, openableUrl, openInNewTab, resolveClickUrl } fro
 
 const server = { serverBase: "https://ads.test/prefix", serverOrigin: "https://ads.test" };
 
-describe("resolveClickUrl (PROTOCOL.md §4)", () => {
+describe("resolveClickUrl (docs/protocol.md §4)", () => {
   it.each([
     ["/r?id=1", "https://ads.test/prefix/r?id=1"],
     ["//cdn.test/x", "//cdn.test/x"],

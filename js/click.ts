@@ -1,5 +1,5 @@
 /**
- * Opening `click-iframe` URLs (PROTOCOL.md §4, §6.2, §11).
+ * Opening `click-iframe` URLs (docs/protocol.md §4, §6.2, §11).
  *
  * The creative asks the host to open a URL because the host can open it outside
  * the sandbox. We open only http(s) in a new tab with `noopener,noreferrer`, so

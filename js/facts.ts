@@ -1,5 +1,5 @@
 /**
- * Browser facts for the ad request's `device` (PROTOCOL.md §8, §11): the kernel
+ * Browser facts for the ad request's `device` (docs/protocol.md §8, §11): the kernel
  * cannot see the screen, the user agent or the network, so the first view of a
  * page reports them once and Python merges them into later preloads.
  */

@@ -1,4 +1,4 @@
-/** Attributes shared by the inline and the modal iframe (PROTOCOL.md §8). */
+/** Attributes shared by the inline and the modal iframe (docs/protocol.md §8). */
 
 /**
  * Scripts and same-origin storage are what a creative needs to render and count

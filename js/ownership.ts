@@ -1,5 +1,5 @@
 /**
- * One ad iframe per bid, whatever the number of views (PROTOCOL.md §11): each
+ * One ad iframe per bid, whatever the number of views (docs/protocol.md §11): each
  * iframe load is an impression, so a notebook that displays an `Ad` twice must
  * not count it twice.
  *

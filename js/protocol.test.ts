@@ -38,7 +38,7 @@ describe("parseEnvelope", () => {
   );
 });
 
-describe("acceptMessage (PROTOCOL.md §6.1)", () => {
+describe("acceptMessage (docs/protocol.md §6.1)", () => {
   it("accepts inline and modal traffic with their source", () => {
     expect(acceptMessage(event({ type: "init-iframe" }), context)?.source).toBe("inline");
     expect(acceptMessage(event({ type: "init-component-iframe", data: { component: "modal" } }, modalWindow), context)?.source).toBe("modal");

@@ -1,5 +1,5 @@
 /**
- * `set-styles-iframe` support (PROTOCOL.md §6.2): the creative may restyle its
+ * `set-styles-iframe` support (docs/protocol.md §6.2): the creative may restyle its
  * wrapper and its iframe, but only through an allow-list of layout and decoration
  * properties, one `setProperty` at a time. Nothing is ever written as cssText, and
  * values that could fetch or run something are refused, so a creative cannot

@@ -249,7 +249,7 @@ export class AdView implements Claimant {
     this.model.send({ kind: "frame-message", source, message: { type: message.type, data } });
   }
 
-  /** The host actions of PROTOCOL.md §6.2 / §6.4, by type and source. */
+  /** The host actions of docs/protocol.md §6.2 / §6.4, by type and source. */
   private act({ source, message: { type, data } }: AcceptedMessage): void {
     const frame = this.frame;
     if (frame === null) return;

@@ -1,6 +1,6 @@
 """The ad-server client: one coroutine per endpoint over the shared httpx pool.
 
-Retry policy (PROTOCOL.md section 2), for ``/init`` and ``/preload`` only:
+Retry policy (docs/protocol.md §2), for ``/init`` and ``/preload`` only:
 network failures and 429 are retried after 1 s, 2 s, 4 s; any other status is
 returned as is. Each attempt, connect to last body byte, has its own time limit.
 Cancellation propagates untouched: a superseded preload stops at once.

@@ -1,4 +1,4 @@
-"""Protocol constants (PROTOCOL.md section 1) and the SDK identity (section 11).
+"""Protocol constants (docs/protocol.md §1) and the SDK identity (section 11).
 
 Durations are seconds here (the protocol speaks milliseconds). ``TIMING`` is one
 mutable object so that tests can shorten retry waits without patching several

@@ -1,4 +1,4 @@
-"""The ``device`` object of ``/preload`` (PROTOCOL.md sections 2.2 and 11).
+"""The ``device`` object of ``/preload`` (docs/protocol.md §2.2 and §11).
 
 The kernel knows the OS, locale and time zone from the first preload on; only a
 browser knows the screen, dark mode, user agent and network. A mounted ``Ad``

@@ -1,4 +1,4 @@
-"""Public ad events (PROTOCOL.md section 7).
+"""Public ad events (docs/protocol.md §7).
 
 Each kind is a frozen dataclass whose class-level ``name`` is the wire name.
 Fields are the native SDKs' typed payload; ``to_dict()`` gives the JavaScript

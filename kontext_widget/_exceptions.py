@@ -6,7 +6,7 @@
 
 Invalid arguments raise the built-in ``ValueError`` / ``TypeError`` at the call,
 naming the option; network and server failures never raise at all: they become
-``ad.error`` / ``ad.no-fill`` events (PROTOCOL.md section 2.2).
+``ad.error`` / ``ad.no-fill`` events (docs/protocol.md §2.2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Frame -> host messages turned into public events (PROTOCOL.md sections 6.2, 6.5, 11).
+"""Frame -> host messages turned into public events (docs/protocol.md §6.2, §6.5, §11).
 
 The browser relays every iframe message that passed its origin and source
 checks; this module re-validates each field (a relay is not a trust boundary

@@ -1,4 +1,4 @@
-"""Frame URLs (PROTOCOL.md section 4) and origins (section 6.1).
+"""Frame URLs (docs/protocol.md §4) and origins (section 6.1).
 
 Click URLs are resolved in the browser, which opens them (js/clicks.ts).
 """

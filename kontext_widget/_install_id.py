@@ -1,4 +1,4 @@
-"""The stable ``installId`` (PROTOCOL.md section 11).
+"""The stable ``installId`` (docs/protocol.md §11).
 
 A UUID v7, like the native SDKs, persisted per user in the platform's config
 directory so the ad server sees one installation across kernels and restarts.

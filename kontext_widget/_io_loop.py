@@ -89,7 +89,7 @@ def http_client() -> httpx.AsyncClient:
     """The shared connection pool; call only on the I/O loop.
 
     Per-attempt time limits are enforced by the caller around the whole
-    exchange (PROTOCOL.md section 2: connect + read per attempt), so the pool
+    exchange (docs/protocol.md §2: connect + read per attempt), so the pool
     itself waits without a limit of its own.
     """
     global _client, _warm

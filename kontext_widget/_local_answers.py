@@ -102,7 +102,7 @@ PreloadAnswer: TypeAlias = (
 
 @dataclass(frozen=True)
 class InitAnswer:
-    """The ``/init`` answer; ``None`` fields are left out of the JSON (PROTOCOL.md conventions)."""
+    """The ``/init`` answer; ``None`` fields are left out of the JSON (docs/protocol.md)."""
 
     enabled: bool | None = True
     preload_timeout: float | None = None

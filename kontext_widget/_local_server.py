@@ -1,10 +1,10 @@
 """``LocalAdServer``: a real Kontext ad server on the loopback interface.
 
-It speaks PROTOCOL.md section 2 (``/init``, ``/preload``, ``/error``, ``/debug``) and
+It speaks docs/protocol.md §2 (``/init``, ``/preload``, ``/error``, ``/debug``) and
 serves a working creative (``/api/frame/{bidId}``, ``/api/modal/{bidId}``, sections 4-6)
 so that sessions, widgets, tests and notebooks run with no network and no publisher
 account. Requests are recorded, and the ``/preload`` answers are scriptable
-(``_local_answers.py``) so each branch of PROTOCOL.md section 2.2 can be reached
+(``_local_answers.py``) so each branch of docs/protocol.md §2.2 can be reached
 on purpose. Everything it takes from the wire is bounded (``_local_limits.py``):
 request size and time, concurrent connections, and what it keeps.
 
@@ -195,7 +195,7 @@ class _PreloadRequest:
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> _PreloadRequest:
-        """Reject bodies the real server would: the fields PROTOCOL.md 2.2 calls required."""
+        """Reject bodies the real server would: the fields docs/protocol.md §2.2 calls required."""
         for name in ("userId", "conversationId"):
             if not isinstance(body.get(name), str) or not body[name]:
                 raise _RequestError(400, f"/preload body field {name!r} must be a non-empty string")
@@ -443,7 +443,7 @@ class LocalAdServer:
         """Answer bids: one per requested placement code, or one per code in ``codes``.
 
         ``codes`` ignores what the request asked for, so codes it did not enable
-        produce the "no bid matches" case of PROTOCOL.md section 2.2 (#7).
+        produce the "no bid matches" case of docs/protocol.md §2.2 (#7).
         ``formats`` (code -> format) overrides the server's formats for the bids
         of these answers only (the playground's format control uses it).
         """

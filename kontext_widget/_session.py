@@ -1,4 +1,4 @@
-"""The session engine: messages, preloads, bid assignment and ads (PROTOCOL.md section 3).
+"""The session engine: messages, preloads, bid assignment and ads (docs/protocol.md §3).
 
 Threading model. Public methods run on the caller's thread and only record and
 schedule: they take ``_lock`` for a few microseconds and never wait on I/O.

@@ -2,7 +2,7 @@
 
 Each validates itself at construction so that bad input raises at the user's
 call, naming the field, instead of surfacing later as a server error; each
-knows its own wire form (PROTOCOL.md section 2.2: optional fields omitted,
+knows its own wire form (docs/protocol.md §2.2: optional fields omitted,
 never ``null``).
 """
 

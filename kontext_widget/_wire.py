@@ -1,6 +1,6 @@
 """Wire format of the ad-server HTTP API: request bodies and tolerant response decoding.
 
-Pure functions, no I/O (PROTOCOL.md section 2). Decoding never raises on what a
+Pure functions, no I/O (docs/protocol.md §2). Decoding never raises on what a
 server sends: unknown fields are ignored, a wrong-typed optional field counts as
 absent, and malformed JSON, a wrong-typed required field or a non-UUID id
 becomes a ``PreloadError`` with ``errCode`` ``request_failed`` (section 2.2 #8).

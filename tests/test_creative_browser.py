@@ -1,5 +1,5 @@
 """The local creative in a real browser: a minimal host page on another loopback origin
-embeds the frame and speaks the host side of the iframe protocol (PROTOCOL.md 6)."""
+embeds the frame and speaks the host side of the iframe protocol (docs/protocol.md §6)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Network and server faults against real loopback sockets (issue 5, PROTOCOL.md sections 2, 3.1).
+"""Network and server faults against real loopback sockets (issue 5, docs/protocol.md §2, §3.1).
 
 For every fault: ``add_message`` returns, ``wait_idle()`` returns True, exactly
-the event PROTOCOL.md section 2.2 names is emitted, ``/error`` is reported for
+the event docs/protocol.md §2.2 names is emitted, ``/error`` is reported for
 case #8 failures only, and the next preload after the fault fills. Retry waits
 and timeouts are shortened through ``TIMING`` (restored by monkeypatch).
 """
@@ -34,7 +34,7 @@ from kontext_widget._constants import TIMING
 
 TOKEN = "pub-faults"
 TERMINAL = (Filled, NoFill, AdError)
-ATTEMPTS = 4  # PROTOCOL.md section 1: 3 retries
+ATTEMPTS = 4  # docs/protocol.md §1: 3 retries
 
 _ids = count(1)
 

@@ -1,4 +1,4 @@
-"""Frame -> host messages mapped to public events (PROTOCOL.md 6.2, 6.5, 11), without a browser."""
+"""Frame -> host messages mapped to public events (docs/protocol.md §6.5), without a browser."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ Three boundaries, three contracts:
   methods) either works or raises ``ValueError``/``TypeError`` naming the
   problem, and a rejected call leaves the session as it was.
 * What the ad server answers never raises out of ``_wire``: every answer is
-  classified into one outcome consistent with PROTOCOL.md section 2.2.
+  classified into one outcome consistent with docs/protocol.md §2.2.
 * What an ad frame posts never raises out of ``FrameProtocol`` and only
   produces the events section 6.5 allows.
 

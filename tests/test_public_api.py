@@ -1,4 +1,4 @@
-"""The public surface is exactly API.md's: an accidental export or a lost name fails here."""
+"""The public surface is exactly the documented one: an accidental export or a lost name fails."""
 
 from __future__ import annotations
 

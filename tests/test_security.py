@@ -1,4 +1,4 @@
-"""``destroy()`` leaves nothing behind (issue 5, PROTOCOL.md section 3.8).
+"""``destroy()`` leaves nothing behind (issue 5, docs/protocol.md §3.8).
 
 An SDK living inside someone else's long-running kernel must give back every
 thread, task, socket, widget and object it took, however many sessions come

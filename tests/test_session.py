@@ -1,4 +1,4 @@
-"""Sessions against a real LocalAdServer over loopback HTTP (PROTOCOL.md section 3)."""
+"""Sessions against a real LocalAdServer over loopback HTTP (docs/protocol.md §3)."""
 
 from __future__ import annotations
 

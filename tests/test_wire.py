@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 2.2's classification table and /init decoding, row by row."""
+"""docs/protocol.md §2.2's classification table and /init decoding, row by row."""
 
 from __future__ import annotations
 

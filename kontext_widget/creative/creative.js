@@ -1,6 +1,6 @@
 // Kontext local creative: the ad page served by kw.LocalAdServer at /api/frame/{bidId}
 // (mode "frame") and /api/modal/{bidId} (mode "modal"). It speaks the iframe protocol of
-// PROTOCOL.md sections 5-6 with window.parent. Conversation text is untrusted: it only
+// docs/protocol.md §5-§6 with window.parent. Conversation text is untrusted: it only
 // ever reaches the DOM through textContent.
 (() => {
   "use strict";
@@ -48,7 +48,7 @@
   };
 
   // The creative cannot know the embedding page's origin, hence "*"; the host
-  // filters by origin and source (PROTOCOL.md 6.1).
+  // filters by origin and source (docs/protocol.md §6.1).
   function post(type, data) {
     if (window.parent === window) return; // opened directly: nobody to talk to
     const full = Object.assign({}, data || {}, { code: code });
@@ -147,7 +147,7 @@
     card.append(foot);
   }
 
-  // -- clicks: reported, never followed (the host opens the URL, PROTOCOL.md 11) --------
+  // -- clicks: reported, never followed (the host opens the URL, docs/protocol.md §11) --------
 
   function onCardClick(ev) {
     const target = ev.target instanceof Element ? ev.target : null;
