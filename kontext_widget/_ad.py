@@ -26,9 +26,9 @@ from ._frame_urls import frame_url, modal_url, origin_of
 from ._wire import Bid
 
 if TYPE_CHECKING:
-    from ._session import Session
+    from ._interfaces import AdHost
 
-__all__ = ["Ad"]
+__all__ = ["Ad", "assign", "relay_front_end_message", "send_user_event", "when_filled"]
 
 # docs/protocol.md §11: the front end loads an ad frame only after this Ad said
 # it is alive, over its own comm. Custom messages are never saved with widget
@@ -80,7 +80,7 @@ class Ad(anywidget.AnyWidget):
     """``True`` after ``destroy()`` or once its session was destroyed."""
 
     def __init__(
-        self, session: Session, message_id: str, code: str, theme: str | None, **kwargs: Any
+        self, host: AdHost, message_id: str, code: str, theme: str | None, **kwargs: Any
     ) -> None:
         """Called by ``Session.create_ad``; do not construct an ``Ad`` yourself."""
         if kwargs:
@@ -92,7 +92,7 @@ class Ad(anywidget.AnyWidget):
         self.set_trait("message_id", message_id)
         self.set_trait("code", code)
         self.set_trait("theme", theme)
-        self._session = session
+        self._host = host  # the session's side of the boundary (see _interfaces)
         self._protocol = FrameProtocol(code, message_id)
         self._mounted = False
         self._lock = threading.Lock()
@@ -150,14 +150,6 @@ class Ad(anywidget.AnyWidget):
                 play_when_filled(self)
         return bundle
 
-    def _when_filled(self, callback: Callable[[Ad], None]) -> None:
-        """Call ``callback(self)`` now if the ad has a bid, else right after one is assigned."""
-        with self._lock:
-            if self._protocol.bid is None and not self.destroyed:
-                self._on_filled.append(callback)
-                return
-        callback(self)
-
     def destroy(self) -> None:
         """Remove the iframe from every view and release listeners. Idempotent."""
         with self._lock:
@@ -165,40 +157,12 @@ class Ad(anywidget.AnyWidget):
                 return
             self.set_trait("destroyed", True)
             self._on_filled.clear()
-        self._session._forget_ad(self)
+        self._host.forget_ad(self)
         # A DOMWidget owns a Layout widget that close() leaves registered: close both.
         layout = getattr(self, "layout", None)
         self.close()
         if layout is not None:
             layout.close()
-
-    # -- called by the session -------------------------------------------------
-    def _assign(self, bid: Bid, server: str, context: dict[str, Any]) -> None:
-        """Attach the bid once; later calls are no-ops (section 3.4: bids never change)."""
-        with self._lock:  # the callback thread and create_ad's caller may race here
-            if self.destroyed or self._protocol.bid is not None:
-                return
-            self._protocol.bid = bid
-        theme = self.theme
-        with self.hold_trait_notifications():
-            self.set_trait("frame_context", context)
-            self.set_trait("server_origin", origin_of(server))
-            self.set_trait(
-                "modal_url", modal_url(server, bid.bid_id, self.code, self.message_id, theme)
-            )
-            self.set_trait(
-                "iframe_url", frame_url(server, bid.bid_id, self.code, self.message_id, theme)
-            )
-        with self._lock:
-            waiting, self._on_filled = self._on_filled, []
-        for callback in waiting:
-            callback(self)
-
-    def _send_user_event(self, name: str, payload: object) -> None:
-        message: dict[str, Any] = {"kind": "user-event", "name": name}
-        if payload is not None:
-            message["payload"] = payload
-        self.send(message)
 
     # -- from the browser --------------------------------------------------------
     def _on_front_end_message(self, _widget: object, content: object, _buffers: object) -> None:
@@ -217,7 +181,7 @@ class Ad(anywidget.AnyWidget):
         elif kind == "click-failed" and self._protocol.reports.take():
             url = content.get("url")
             reason = content.get("reason")
-            self._session._report_error(
+            self._host.report_error(
                 f"Error opening click URL: {str(url)[:256]} ({str(reason)[:128]})",
                 "Ad.click",
                 bid_id=self.bid_id,
@@ -229,11 +193,54 @@ class Ad(anywidget.AnyWidget):
         if outcome.visible is not None:
             self.set_trait("visible", outcome.visible)
         for event in outcome.events:
-            self._session._emit(
-                event, code=self.code, message_id=self.message_id, bid_id=self.bid_id
-            )
+            self._host.emit(event, code=self.code, message_id=self.message_id, bid_id=self.bid_id)
         # A creative can send malformed messages as fast as it likes: rate-limited per ad.
         if outcome.report is not None and self._protocol.reports.take():
-            self._session._report_error(
+            self._host.report_error(
                 f"Malformed frame message: {outcome.report}", "Ad.onMessage", bid_id=self.bid_id
             )
+
+
+# -- the session's interface to its ads (and the headless viewer's) -------------------------
+# Module functions, not Ad methods: the public Ad stays what a notebook uses, and
+# no other module reaches into an Ad's private state.
+
+
+def assign(ad: Ad, bid: Bid, server: str, context: dict[str, Any]) -> None:
+    """Attach the bid once; later calls are no-ops (docs/protocol.md §3.4: bids never change)."""
+    with ad._lock:  # the callback thread and create_ad's caller may race here
+        if ad.destroyed or ad._protocol.bid is not None:
+            return
+        ad._protocol.bid = bid
+    theme = ad.theme
+    with ad.hold_trait_notifications():
+        ad.set_trait("frame_context", context)
+        ad.set_trait("server_origin", origin_of(server))
+        ad.set_trait("modal_url", modal_url(server, bid.bid_id, ad.code, ad.message_id, theme))
+        ad.set_trait("iframe_url", frame_url(server, bid.bid_id, ad.code, ad.message_id, theme))
+    with ad._lock:
+        waiting, ad._on_filled = ad._on_filled, []
+    for callback in waiting:
+        callback(ad)
+
+
+def send_user_event(ad: Ad, name: str, payload: object) -> None:
+    """Post a publisher event to the ad's creative (through the front end)."""
+    message: dict[str, Any] = {"kind": "user-event", "name": name}
+    if payload is not None:
+        message["payload"] = payload
+    ad.send(message)
+
+
+def when_filled(ad: Ad, callback: Callable[[Ad], None]) -> None:
+    """Call ``callback(ad)`` now if the ad has a bid, else right after one is assigned."""
+    with ad._lock:
+        if ad._protocol.bid is None and not ad.destroyed:
+            ad._on_filled.append(callback)
+            return
+    callback(ad)
+
+
+def relay_front_end_message(ad: Ad, content: object) -> None:
+    """Handle ``content`` as if the ad's front end had sent it (``testing.HeadlessViewer``)."""
+    ad._on_front_end_message(ad, content, [])

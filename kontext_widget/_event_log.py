@@ -41,7 +41,7 @@ from ._events import (
 from ._metrics import PlacementMetrics, SessionMetrics
 
 if TYPE_CHECKING:
-    from ._session import Session, _Logged
+    from ._interfaces import EventFeed, LoggedEvent
 
 __all__ = ["EventLog", "plural", "summary_text"]
 
@@ -280,7 +280,7 @@ def _capped(text: str) -> str:
     return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
 
 
-def event_row(logged: _Logged) -> dict[str, str]:
+def event_row(logged: LoggedEvent) -> dict[str, str]:
     """One table row: every cell already text (the front end sets it as textContent)."""
     seen_at = datetime.fromtimestamp(logged.time)
     event = logged.event
@@ -315,17 +315,17 @@ class EventLog(anywidget.AnyWidget):
     summary = traitlets.Dict(read_only=True).tag(sync=True)
     summary_text = traitlets.Unicode("", read_only=True).tag(sync=True)
 
-    def __init__(self, session: Session, **kwargs: Any) -> None:
+    def __init__(self, feed: EventFeed, **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(
                 f"EventLog() got unexpected arguments {sorted(kwargs)}; "
                 "create it with session.event_log()"
             )
         super().__init__()
-        self._session = session
+        self._feed = feed
         self._lock = threading.Lock()
-        session._add_listener(self._on_event)
-        session._add_assignment_listener(self._publish)
+        feed.add_listener(self._on_event)
+        feed.add_assignment_listener(self._publish)
         self._publish()
 
     def __repr__(self) -> str:
@@ -338,11 +338,11 @@ class EventLog(anywidget.AnyWidget):
     def _publish(self) -> None:
         # Under the lock: two publishers never leave an older snapshot on top.
         with self._lock:
-            history = self._session._logged_events(MAX_ROWS)
-            metrics = self._session.metrics()
+            history = self._feed.logged_events(MAX_ROWS)
+            metrics = self._feed.metrics()
             overall = metrics.overall
             summary = {
-                "events": self._session._emitted,
+                "events": self._feed.emitted,
                 "fills": overall.fills,
                 "no_fills": overall.no_fill_count,
                 "errors": overall.error_count,

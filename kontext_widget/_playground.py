@@ -31,7 +31,7 @@ from ._constants import TIMING
 from ._event_log import EventLog
 from ._events import AdError, AdEvent, Filled, NoFill
 from ._local_server import FORMATS, LocalAdServer, default_format
-from ._session import Session, create_session
+from ._session import Session, create_session, session_link
 
 __all__ = ["ANSWERS", "DEFAULT_CODES", "Playground", "playground"]
 
@@ -168,7 +168,7 @@ class Playground(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self.code.observe(self._on_code, names="value")
         self.answer.observe(self._on_answer, names="value")
         self.run_button.on_click(lambda _button: self.run())
-        self.session._add_listener(self._on_event)
+        session_link(self.session).add_listener(self._on_event)
 
     def __repr__(self) -> str:
         # Stable across runs (nbval): no ports, ids or counts.

@@ -27,7 +27,7 @@ from itertools import count
 from typing import Any
 
 from . import _client, _io_loop
-from ._ad import Ad
+from ._ad import Ad, assign, send_user_event
 from ._chat import ChatTurn, Reply, chat_turn
 from ._chat_async import AsyncReply, chat_turn_async
 from ._constants import (
@@ -54,8 +54,9 @@ from ._events import (
 )
 from ._exceptions import SessionDestroyedError
 from ._install_id import install_id
+from ._interfaces import LoggedEvent
 from ._metrics import MetricsCounter, SessionMetrics, event_record
-from ._streams import DEFAULT_MAX_BUFFERED, EventStream
+from ._streams import DEFAULT_MAX_BUFFERED, EventStream, end_stream, push_event
 from ._types import Character, Message, Regulatory
 from ._wire import (
     Bid,
@@ -95,17 +96,6 @@ class _Preload:
     # The conversation up to and including ``assigned_to`` (newest MAX_MESSAGES),
     # taken when the bids attach: what every ad of that message describes (section 11).
     conversation: tuple[Message, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class _Logged:
-    """An event of the history with what the session knew when it was emitted."""
-
-    event: AdEvent
-    time: float  # time.time()
-    code: str | None  # None: a preload's no-fill or error, for every code
-    message_id: str | None
-    bid_id: str | None
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -239,7 +229,7 @@ class Session:
         self._lock = threading.Lock()
         self._delivery = Delivery()
         self._messages: deque[Message] = deque(maxlen=MAX_MESSAGES)
-        self._history: deque[_Logged] = deque(maxlen=MAX_EVENT_HISTORY)
+        self._history: deque[LoggedEvent] = deque(maxlen=MAX_EVENT_HISTORY)
         self._metrics = MetricsCounter(self._codes)
         self._emitted = 0  # every event ever emitted (the history keeps the newest only)
         # Which message each assigned bid went to, so that the ad.filled emitted
@@ -372,7 +362,7 @@ class Session:
                 for logged in self._history
             ]
 
-    def _logged_events(self, last: int) -> list[_Logged]:
+    def _logged_events(self, last: int) -> list[LoggedEvent]:
         """The newest ``last`` events of the history, message ids resolved (for the event log)."""
         with self._lock:
             start = max(0, len(self._history) - last)
@@ -380,13 +370,13 @@ class Session:
                 self._resolved_locked(self._history[i]) for i in range(start, len(self._history))
             ]
 
-    def _resolved_locked(self, logged: _Logged) -> _Logged:
+    def _resolved_locked(self, logged: LoggedEvent) -> LoggedEvent:
         if logged.message_id is not None or logged.bid_id is None:
             return logged
         message_id = self._bid_messages.get(logged.bid_id)
         if message_id is None:
             return logged
-        return _Logged(logged.event, logged.time, logged.code, message_id, logged.bid_id)
+        return LoggedEvent(logged.event, logged.time, logged.code, message_id, logged.bid_id)
 
     def _message_of_bid(self, bid_id: str) -> str | None:
         with self._lock:
@@ -471,7 +461,7 @@ class Session:
             )
         for ad in replaced:
             ad.destroy()
-        ad = Ad(self, message_id, code, theme)
+        ad = Ad(SessionLink(self), message_id, code, theme)
         with self._lock:
             if self._destroyed:
                 ad.destroy()
@@ -508,7 +498,7 @@ class Session:
         with self._lock:
             ads = [ad for key, ad in self._ads.items() if key[1] == code]
         for ad in ads:
-            ad._send_user_event(name, dict(payload) if payload is not None else None)
+            send_user_event(ad, name, dict(payload) if payload is not None else None)
 
     # -- options ------------------------------------------------------------------
     def update_options(
@@ -584,7 +574,7 @@ class Session:
             if not self._destroyed:
                 self._streams.add(stream)
                 return stream
-        stream._end()  # a destroyed session has no later events
+        end_stream(stream)  # a destroyed session has no later events
         return stream
 
     def _unsubscribe(self, stream: EventStream) -> None:
@@ -609,7 +599,7 @@ class Session:
             streams = list(self._streams)
             self._streams.clear()
         for stream in streams:
-            stream._end()
+            end_stream(stream)
         for ad in ads:
             ad.destroy()
         _io_loop.call_soon(self._cancel_tasks)
@@ -830,7 +820,7 @@ class Session:
     def _resolve(self, ad: Ad, preload: _Preload) -> None:
         bid = next((bid for bid in preload.bids if bid.code == ad.code), None)
         if bid is not None:
-            self._guarded(ad._assign, bid, self._server, _frame_context(ad, preload.conversation))
+            self._guarded(assign, ad, bid, self._server, _frame_context(ad, preload.conversation))
 
     def _forget_ad(self, ad: Ad) -> None:
         with self._lock:
@@ -880,11 +870,11 @@ class Session:
         message_id: str | None = None,
         bid_id: str | None = None,
     ) -> None:
-        self._history.append(_Logged(event, time.time(), code, message_id, bid_id))
+        self._history.append(LoggedEvent(event, time.time(), code, message_id, bid_id))
         self._emitted += 1
         self._metrics.event(event, code)
         for stream in self._streams:
-            stream._push(event)
+            push_event(stream, event)
         for callback in (self._on_event, *self._listeners):
             if callback is not None:
                 self._delivery.post(partial(self._guarded, callback, event))
@@ -961,7 +951,7 @@ class Session:
         Display it (leave it last in a cell) to watch fills, errors, views and
         clicks arrive; ``.summary`` is the same counts as a dict.
         """
-        return EventLog(self)
+        return EventLog(SessionLink(self))
 
     def chat_turn(
         self,
@@ -1108,3 +1098,49 @@ def create_session(
         on_event=on_event,
         on_debug_event=on_debug_event,
     )
+
+
+class SessionLink:
+    """The session's side of the internal interfaces (``_interfaces.AdHost``, ``EventFeed``).
+
+    Handed to each ``Ad`` and ``EventLog`` the session creates, so that they call
+    these few methods and nothing else of the session. A new link per owner, so the
+    session holds no reference to it (no cycle keeps a dropped session alive).
+    """
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # -- AdHost
+    def emit(self, event: AdEvent, *, code: str, message_id: str, bid_id: str | None) -> None:
+        self._session._emit(event, code=code, message_id=message_id, bid_id=bid_id)
+
+    def report_error(self, error: str, stack: str, *, bid_id: str | None) -> None:
+        self._session._report_error(error, stack, bid_id=bid_id)
+
+    def forget_ad(self, ad: Ad) -> None:
+        self._session._forget_ad(ad)
+
+    # -- EventFeed
+    @property
+    def emitted(self) -> int:
+        return self._session._emitted
+
+    def logged_events(self, last: int) -> list[LoggedEvent]:
+        return self._session._logged_events(last)
+
+    def metrics(self) -> SessionMetrics:
+        return self._session.metrics()
+
+    def add_listener(self, listener: EventCallback) -> None:
+        self._session._add_listener(listener)
+
+    def add_assignment_listener(self, listener: Callable[[], None]) -> None:
+        self._session._add_assignment_listener(listener)
+
+
+def session_link(session: Session) -> SessionLink:
+    """The internal interface to ``session`` for a helper it did not create (the playground)."""
+    return SessionLink(session)

@@ -28,7 +28,7 @@ from typing import Final
 
 from ._events import AdEvent
 
-__all__ = ["DEFAULT_MAX_BUFFERED", "EventStream"]
+__all__ = ["DEFAULT_MAX_BUFFERED", "EventStream", "end_stream", "push_event"]
 
 logger = logging.getLogger("kontext_widget")
 
@@ -150,3 +150,18 @@ def _nothing(_stream: EventStream) -> None:
 def _set_done(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+# -- the producer's interface (the session; any thread) ------------------------------------
+# Functions rather than methods: the session holds its streams weakly and feeds them
+# through these, while ``EventStream``'s public surface stays the consumer's.
+
+
+def push_event(stream: EventStream, event: AdEvent) -> None:
+    """Buffer ``event`` for the stream's consumer (never blocks, never runs user code)."""
+    stream._push(event)
+
+
+def end_stream(stream: EventStream) -> None:
+    """End the stream: its consumer sees the buffered events, then the end."""
+    stream._end()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from ._ad import Ad
+from ._ad import Ad, relay_front_end_message, when_filled
 from ._constants import HEADLESS_VIEWER_ENV
 from ._exceptions import KontextError
 from ._local_server import default_format
@@ -165,7 +165,7 @@ class HeadlessViewer:
             "source": "inline",
             "message": {"type": kind, "data": {**data, "code": self._ad.code}},
         }
-        self._ad._on_front_end_message(self._ad, relayed, [])
+        relay_front_end_message(self._ad, relayed)
 
 
 # -- automatic viewing (--kontext-headless-viewer) -------------------------------------------
@@ -173,7 +173,7 @@ class HeadlessViewer:
 
 def play_when_filled(ad: Ad) -> None:
     """Render and view ``ad`` now if it has a bid, else as soon as its bid is assigned."""
-    ad._when_filled(_render_and_view)
+    when_filled(ad, _render_and_view)
 
 
 def _render_and_view(ad: Ad) -> None:
