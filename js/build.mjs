@@ -42,6 +42,30 @@ if (leaked.length > 0) {
 const bundle = result.outputFiles[0].contents;
 const shown = relative(root, outfile);
 
+// The frame vocabulary's copy for Python, generated from js/vocabulary.ts (its one source).
+const vocabularyFile = resolve(root, "kontext_widget/frame_vocabulary.json");
+const vocabularyModule = await build({
+  absWorkingDir: root,
+  entryPoints: ["js/vocabulary.ts"],
+  write: false,
+  bundle: true,
+  format: "esm",
+  logLevel: "warning",
+});
+const { FRAME_TO_HOST, HOST_TO_FRAME, FRAME_EVENTS } = await import(
+  `data:text/javascript;base64,${Buffer.from(vocabularyModule.outputFiles[0].contents).toString("base64")}`
+);
+const vocabulary = `${JSON.stringify(
+  {
+    "//": "Generated from js/vocabulary.ts by `npm run build`; do not edit. docs/protocol.md section 6.",
+    frame_to_host: FRAME_TO_HOST,
+    host_to_frame: HOST_TO_FRAME,
+    frame_events: FRAME_EVENTS,
+  },
+  null,
+  2,
+)}\n`;
+
 if (check) {
   let committed;
   try {
@@ -54,9 +78,15 @@ if (check) {
     console.error(`${shown} is out of date with js/; run \`npm run build\` and commit it.`);
     process.exit(1);
   }
-  console.log(`${shown} is up to date.`);
+  const committedVocabulary = await readFile(vocabularyFile, "utf8").catch(() => "");
+  if (committedVocabulary !== vocabulary) {
+    console.error(`${relative(root, vocabularyFile)} is out of date with js/vocabulary.ts; run \`npm run build\`.`);
+    process.exit(1);
+  }
+  console.log(`${shown} and ${relative(root, vocabularyFile)} are up to date.`);
 } else {
   await writeFile(outfile, bundle);
+  await writeFile(vocabularyFile, vocabulary);
   const gzipped = gzipSync(bundle, { level: 9 }).length;
   console.log(`${shown}: ${bundle.length} bytes minified, ${gzipped} bytes gzipped.`);
 }

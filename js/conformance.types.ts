@@ -8,6 +8,7 @@
  */
 
 import type {
+  AdEventMap,
   Component,
   IframeMessageData,
   IframeMessageType,
@@ -23,6 +24,7 @@ import type {
   UserEventData,
 } from "./protocol";
 import { MODAL_COMPONENT } from "./protocol";
+import type { FrameEventName, FrameToHostType, HostToFrameType } from "./vocabulary";
 
 type Assert<T extends true> = T;
 /** Non-distributive: `A` is assignable to `B`. */
@@ -35,6 +37,12 @@ type All<T extends boolean> = Extends<T, true>;
 
 // The host's vocabulary is the official union.
 export type TypesAreOfficial = Assert<Equals<KnownMessageType, IframeMessageType>>;
+
+// The frame vocabulary (js/vocabulary.ts, copied for Python) is the whole official
+// union, split into two directions that share no type, and the official event names.
+export type VocabularyIsOfficial = Assert<Equals<FrameToHostType | HostToFrameType, IframeMessageType>>;
+export type DirectionsAreDisjoint = Assert<Equals<Extract<FrameToHostType, HostToFrameType>, never>>;
+export type EventNamesAreOfficial = Assert<Equals<FrameEventName, keyof AdEventMap>>;
 
 // Frame → host: every type the host acts on is official, and every official message
 // of that type gives the host the fields it reads, with the types it reads them as.

@@ -20,10 +20,10 @@ import {
   type AdTraits,
   type DimensionsData,
   type JsonObject,
-  type KnownMessageType,
   type UserEventData,
 } from "./protocol";
 import { rememberHeight, reservedHeight, SlotReservation } from "./slot";
+import { type HostToFrameType, isFrameToHostType } from "./vocabulary";
 import {
   applyStyles,
   CONTAINER_PROPERTIES,
@@ -204,7 +204,7 @@ export class AdView implements Claimant {
   }
 
   /** §6.1 sending rule: only to the server origin, never `"*"`. */
-  private post(target: HTMLIFrameElement | null, type: string, data: JsonObject): void {
+  private post(target: HTMLIFrameElement | null, type: HostToFrameType, data: JsonObject): void {
     const serverOrigin = this.model.get("server_origin");
     const targetWindow = target?.contentWindow;
     if (!serverOrigin || !targetWindow) return;
@@ -254,8 +254,10 @@ export class AdView implements Claimant {
     const frame = this.frame;
     if (frame === null) return;
     const inline = source === "inline";
-    // Typed as the official union so that a case naming no official type fails tsc.
-    switch (type as KnownMessageType) {
+    // Unknown types are only relayed (Python ignores them too). The switch covers
+    // every frame -> host type of js/vocabulary.ts: tsc fails on a missing case.
+    if (!isFrameToHostType(type)) return;
+    switch (type) {
       case "init-iframe":
         if (inline) {
           this.frameInitialized = true;
@@ -299,6 +301,21 @@ export class AdView implements Claimant {
       case "error-component-iframe":
         this.closeModal();
         break;
+      // Measurement and events are Python's (relayed above); the SKOverlay and
+      // retire types are the native SDKs' (docs/protocol.md §6.2).
+      case "ad-done-iframe":
+      case "view-iframe":
+      case "event-iframe":
+      case "ad-done-component-iframe":
+      case "open-skoverlay-iframe":
+      case "close-skoverlay-iframe":
+      case "update-skoverlay-iframe":
+      case "retire-iframe":
+        break;
+      default: {
+        const unhandled: never = type;
+        return unhandled;
+      }
     }
   }
 

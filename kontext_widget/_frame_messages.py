@@ -18,11 +18,13 @@ by the session, across every ad of the bid.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, NoReturn, cast
 from urllib.parse import urlsplit
 
 from ._events import (
@@ -39,7 +41,61 @@ from ._events import (
 )
 from ._wire import Bid
 
-__all__ = ["FrameOutcome", "FrameProtocol", "ReportBudget", "http_url"]
+__all__ = [
+    "FRAME_VOCABULARY",
+    "FrameEventName",
+    "FrameOutcome",
+    "FrameProtocol",
+    "FrameToHostType",
+    "ReportBudget",
+    "http_url",
+]
+
+# The vocabulary's one source is js/vocabulary.ts; `npm run build` writes this copy
+# (docs/protocol.md §6). The Literal types below spell it for mypy, and
+# tests/test_frame_vocabulary.py checks that they are the copy, name for name.
+FRAME_VOCABULARY: dict[str, list[str]] = json.loads(
+    (Path(__file__).parent / "frame_vocabulary.json").read_text(encoding="utf-8")
+)
+FrameToHostType = Literal[
+    "init-iframe",
+    "show-iframe",
+    "hide-iframe",
+    "ad-done-iframe",
+    "view-iframe",
+    "click-iframe",
+    "resize-iframe",
+    "set-styles-iframe",
+    "open-component-iframe",
+    "open-skoverlay-iframe",
+    "close-skoverlay-iframe",
+    "update-skoverlay-iframe",
+    "init-component-iframe",
+    "error-component-iframe",
+    "close-component-iframe",
+    "ad-done-component-iframe",
+    "retire-iframe",
+    "event-iframe",
+    "error-iframe",
+]
+FrameEventName = Literal[
+    "ad.clicked",
+    "ad.viewed",
+    "ad.filled",
+    "ad.no-fill",
+    "ad.render-started",
+    "ad.render-completed",
+    "ad.error",
+    "reward.granted",
+    "video.started",
+    "video.completed",
+]
+# The events that carry the ad's bid id, so wait for one (docs/protocol.md §6.5).
+_BidEventName = Literal[
+    "ad.viewed", "ad.clicked", "video.started", "video.completed", "reward.granted"
+]
+_FRAME_TO_HOST = frozenset(FRAME_VOCABULARY["frame_to_host"])
+_FRAME_EVENTS = frozenset(FRAME_VOCABULARY["frame_events"])
 
 MODAL_ERROR_MESSAGE = "Modal component error"
 MODAL_ERROR_CODE = "modal_component_error"
@@ -167,43 +223,63 @@ class FrameProtocol:
             return FrameOutcome()
         if source == "modal" and kind == "error-iframe":
             kind = "error-component-iframe"
-        return self._dispatch(kind, data)
+        if kind not in _FRAME_TO_HOST:
+            return FrameOutcome()  # unknown types are ignored (docs/protocol.md §6.2)
+        return self._dispatch(cast(FrameToHostType, kind), data)
 
     def modal_timeout(self) -> FrameOutcome:
         return FrameOutcome(events=[AdError(message="modal init timeout", err_code="timeout")])
 
     # -- mapping -------------------------------------------------------------
-    def _dispatch(self, kind: str, data: Mapping[str, Any]) -> FrameOutcome:
-        if kind == "init-iframe":
-            return FrameOutcome(events=self._render_started_event())
-        if kind == "ad-done-iframe":
-            return FrameOutcome(events=self._render_completed_event())
-        if kind == "resize-iframe":
-            return self._resize(data.get("height"))
-        if kind == "show-iframe":
-            return FrameOutcome(visible=True)
-        if kind == "hide-iframe":
-            self._height = 0.0
-            return FrameOutcome(visible=False, height=0.0)
-        if kind == "error-iframe":
-            # Section 11: the ad hides itself and stays destroyable.
-            self._height = 0.0
-            error = AdError(message="iframe error", err_code="iframe_error")
-            return FrameOutcome(events=[error], visible=False, height=0.0)
-        if kind == "error-component-iframe":
-            return FrameOutcome(
-                events=[
-                    AdError(
-                        message=_text(data.get("message"), MODAL_ERROR_MESSAGE),
-                        err_code=_text(data.get("errorType"), MODAL_ERROR_CODE),
-                    )
-                ]
-            )
-        if kind == "event-iframe":
-            return self._event(data)
-        # Host-side types (clicks, modal, styles) were acted on in the browser;
-        # measurement-only and unknown types are ignored (section 6.2).
-        return FrameOutcome()
+    def _dispatch(self, kind: FrameToHostType, data: Mapping[str, Any]) -> FrameOutcome:
+        # Every frame -> host type, each once: mypy fails on a missing case (_unhandled).
+        match kind:
+            case "init-iframe":
+                return FrameOutcome(events=self._render_started_event())
+            case "ad-done-iframe":
+                return FrameOutcome(events=self._render_completed_event())
+            case "resize-iframe":
+                return self._resize(data.get("height"))
+            case "show-iframe":
+                return FrameOutcome(visible=True)
+            case "hide-iframe":
+                self._height = 0.0
+                return FrameOutcome(visible=False, height=0.0)
+            case "error-iframe":
+                # Section 11: the ad hides itself and stays destroyable.
+                self._height = 0.0
+                error = AdError(message="iframe error", err_code="iframe_error")
+                return FrameOutcome(events=[error], visible=False, height=0.0)
+            case "error-component-iframe":
+                return FrameOutcome(
+                    events=[
+                        AdError(
+                            message=_text(data.get("message"), MODAL_ERROR_MESSAGE),
+                            err_code=_text(data.get("errorType"), MODAL_ERROR_CODE),
+                        )
+                    ]
+                )
+            case "event-iframe":
+                return self._event(data)
+            case (
+                "click-iframe"
+                | "set-styles-iframe"
+                | "open-component-iframe"
+                | "init-component-iframe"
+                | "close-component-iframe"
+            ):
+                return FrameOutcome()  # host-side: acted on in the browser (section 6.2, 6.4)
+            case (
+                "view-iframe"
+                | "ad-done-component-iframe"
+                | "open-skoverlay-iframe"
+                | "close-skoverlay-iframe"
+                | "update-skoverlay-iframe"
+                | "retire-iframe"
+            ):
+                return FrameOutcome()  # measurement-only or the native SDKs' (section 6.2)
+            case _:
+                return _unhandled(kind)
 
     def _render_started_event(self) -> list[AdEvent]:
         if self.bid is None or self._render_started:
@@ -240,16 +316,37 @@ class FrameProtocol:
         name = data.get("name")
         if not isinstance(name, str):
             return FrameOutcome(report="event-iframe without a name")
+        if name not in _FRAME_EVENTS:
+            return FrameOutcome()  # an event name the protocol does not know
         payload = data.get("payload")
         if not isinstance(payload, Mapping):
             payload = {}
         bid = self.bid
-        if name == "ad.render-started":
-            return FrameOutcome(events=self._render_started_event())
-        if name == "ad.render-completed":
-            return FrameOutcome(events=self._render_completed_event())
-        if bid is None:
-            return FrameOutcome()  # section 6.5: events carrying a bid id wait for one
+        event_name = cast(FrameEventName, name)
+        match event_name:
+            case "ad.render-started":
+                return FrameOutcome(events=self._render_started_event())
+            case "ad.render-completed":
+                return FrameOutcome(events=self._render_completed_event())
+            case "ad.filled" | "ad.no-fill" | "ad.error":
+                return FrameOutcome()  # the session's own, from the ad server, never a frame's
+            case (
+                "ad.viewed" | "ad.clicked" | "video.started" | "video.completed" | "reward.granted"
+            ):
+                if bid is None:
+                    return FrameOutcome()  # section 6.5: events carrying a bid id wait for one
+                return self._bid_event(event_name, bid, payload)
+            case _:
+                return _unhandled(event_name)
+
+    def _bid_event(
+        self,
+        name: Literal[
+            "ad.viewed", "ad.clicked", "video.started", "video.completed", "reward.granted"
+        ],
+        bid: Bid,
+        payload: Mapping[str, Any],
+    ) -> FrameOutcome:
         if name == "ad.viewed":
             fields = _strings(payload, "content", "messageId", "format")
             if fields is None:
@@ -275,7 +372,9 @@ class FrameProtocol:
                 area=fields["area"],
             )
             return FrameOutcome(events=[clicked])
-        event_type = _BID_ONLY_EVENTS.get(name)
-        if event_type is not None:
-            return FrameOutcome(events=[event_type(bid_id=bid.bid_id)])
-        return FrameOutcome()
+        return FrameOutcome(events=[_BID_ONLY_EVENTS[name](bid_id=bid.bid_id)])
+
+
+def _unhandled(value: NoReturn) -> NoReturn:
+    """Reached by no value: mypy reports a vocabulary name the match above misses."""
+    raise AssertionError(f"unhandled frame vocabulary name {value!r}")

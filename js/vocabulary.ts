@@ -1,0 +1,66 @@
+/**
+ * The frame protocol's vocabulary (docs/protocol.md §6): every message `type`
+ * in each direction and every `event-iframe` event name. This file is the one
+ * source: the host (`view.ts`) switches over these types, `conformance.types.ts`
+ * checks them against the official union (`@kontextso/sdk-common`), and
+ * `npm run build` writes them to `kontext_widget/frame_vocabulary.json`, which
+ * Python reads (`_frame_messages.py`; `npm run check-bundle` fails when that
+ * copy is stale, a Python test when Python's handling misses a name).
+ */
+
+import type { AdEventMap, IframeMessageType } from "@kontextso/sdk-common";
+
+/** What an ad's frames (inline or modal) post to the host (§6.2, §6.4). */
+export const FRAME_TO_HOST = [
+  "init-iframe",
+  "show-iframe",
+  "hide-iframe",
+  "ad-done-iframe",
+  "view-iframe",
+  "click-iframe",
+  "resize-iframe",
+  "set-styles-iframe",
+  "open-component-iframe",
+  "open-skoverlay-iframe",
+  "close-skoverlay-iframe",
+  "update-skoverlay-iframe",
+  "init-component-iframe",
+  "error-component-iframe",
+  "close-component-iframe",
+  "ad-done-component-iframe",
+  "retire-iframe",
+  "event-iframe",
+  "error-iframe",
+] as const satisfies readonly IframeMessageType[];
+
+/** What the host posts to a frame (§6.3). */
+export const HOST_TO_FRAME = [
+  "update-iframe",
+  "update-dimensions-iframe",
+  "user-event-iframe",
+] as const satisfies readonly IframeMessageType[];
+
+/** The `name` of an `event-iframe` message (§6.5). */
+export const FRAME_EVENTS = [
+  "ad.clicked",
+  "ad.viewed",
+  "ad.filled",
+  "ad.no-fill",
+  "ad.render-started",
+  "ad.render-completed",
+  "ad.error",
+  "reward.granted",
+  "video.started",
+  "video.completed",
+] as const satisfies readonly (keyof AdEventMap)[];
+
+export type FrameToHostType = (typeof FRAME_TO_HOST)[number];
+export type HostToFrameType = (typeof HOST_TO_FRAME)[number];
+export type FrameEventName = (typeof FRAME_EVENTS)[number];
+
+const frameToHost: ReadonlySet<string> = new Set(FRAME_TO_HOST);
+
+/** Whether `type` is one a frame may post to the host. */
+export function isFrameToHostType(type: string): type is FrameToHostType {
+  return frameToHost.has(type);
+}
