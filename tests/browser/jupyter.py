@@ -149,16 +149,17 @@ class JupyterServer:
             f"{self.log_tail()}"
         )
 
-    def api(self, method: str, path: str) -> Any:
+    def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the server's REST API with the token; the decoded JSON answer (or None)."""
         request = urllib.request.Request(
             f"{self.url}{path}",
             method=method,
-            headers={"Authorization": f"token {self.token}"},
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+            data=None if body is None else json.dumps(body).encode(),
         )
         with urllib.request.urlopen(request, timeout=10) as response:
-            body = response.read()
-        return json.loads(body) if body else None
+            answer = response.read()
+        return json.loads(answer) if answer else None
 
     def trust(self, path: Path) -> None:
         """Sign ``path`` as this server does on save: its outputs (widgets) render on open."""
@@ -167,6 +168,57 @@ class JupyterServer:
 
         notebook = nbformat.read(path, as_version=4)
         NotebookNotary(data_dir=str(self.root_dir.parent / "jupyter-data")).sign(notebook)
+
+    def start_kernel_for(self, notebook_path: str) -> None:
+        """Start the notebook's session (a fresh python3 kernel) and wait until it is idle.
+
+        For a notebook saved with widget state. JupyterLab's widget manager
+        (@jupyter-widgets/jupyterlab-manager 3.0.x) restores it in steps that all
+        wait on the kernel: ask it for live widgets (a control comm, given up after
+        4 s), ask it for comm info, then create the saved models; a second,
+        kernel-only restore starts whenever the kernel's websocket reports
+        "connected" between those steps, and either one marks the manager
+        restored. A view whose model is not there within get_model's 2 s poll
+        after the manager says restored shows "Error displaying widget: model
+        not found" for good. With the kernel still starting when the page opens
+        (slow on a loaded machine) every step and the connection land seconds
+        apart; with an idle kernel the page connects within milliseconds, while
+        the first restore is still on its kernel step, and restores once.
+        """
+        session = self.api(
+            "POST",
+            "/api/sessions",
+            {
+                "path": notebook_path,
+                "name": notebook_path,
+                "type": "notebook",
+                "kernel": {"name": "python3"},
+            },
+        )
+        kernel_id = session["kernel"]["id"]
+        # A kernel nobody talks to stays "starting": ask it for its info, as the
+        # page would, on its connection file (the server's private runtime dir).
+        from jupyter_client import BlockingKernelClient
+
+        client = BlockingKernelClient()
+        runtime = self.root_dir.parent / "runtime"
+        client.load_connection_file(str(runtime / f"kernel-{kernel_id}.json"))
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=NOTEBOOK_OPEN_TIMEOUT)
+        finally:
+            client.stop_channels()
+        deadline = time.monotonic() + NOTEBOOK_OPEN_TIMEOUT
+        state = "unknown"
+        while time.monotonic() < deadline:
+            state = self.api("GET", f"/api/kernels/{kernel_id}")["execution_state"]
+            if state == "idle":
+                return
+            time.sleep(0.1)
+        raise TimeoutError(
+            f"the kernel of {notebook_path} did not become idle within "
+            f"{NOTEBOOK_OPEN_TIMEOUT}s (last state: {state})\n{self.log_tail()}"
+        )
 
     def shutdown_kernels_of(self, notebook_path: str) -> None:
         """Delete the sessions (and so the kernels) of one notebook: 2 cores go a short way."""

@@ -211,6 +211,10 @@ def reopened(
         for state in saved_widget_states(executed).values()
     ), "the saved widget state has no frame URL: nothing to prove"
     jupyter_server.trust(spec.path)  # as if the user had saved it: its widgets render
+    # A fresh kernel, as JupyterLab would start on open, but idle before the page
+    # loads: the widget manager's restore of the saved state then does not race
+    # the kernel's start-up (see JupyterServer.start_kernel_for).
+    jupyter_server.start_kernel_for(spec.name)
 
     opened_at = len(local_ad_server.requests)
     page = module_context.new_page("reopened")
