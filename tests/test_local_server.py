@@ -12,12 +12,8 @@ import httpx
 import pytest
 
 from kontext_widget import __version__
-from kontext_widget._local_server import (
-    CONTENT_SECURITY_POLICY,
-    Headers,
-    LocalAdServer,
-    default_format,
-)
+from kontext_widget._local_server import Headers, LocalAdServer, default_format
+from kontext_widget._local_server.server import CONTENT_SECURITY_POLICY
 
 TOKEN = "pub-test"
 AUTH = {"Kontextso-Publisher-Token": TOKEN}
@@ -619,7 +615,7 @@ def test_static_files(client: httpx.Client) -> None:
     assert script.headers["content-type"] == "text/javascript; charset=utf-8"
     assert "init-iframe" in script.text
     assert client.get("/static/creative.css").headers["content-type"].startswith("text/css")
-    for name in ["catalogue.json", "frame.html", "..%2F_local_server.py", "nope.js", ".hidden.js"]:
+    for name in ["catalogue.json", "frame.html", "..%2Fserver.py", "nope.js", ".hidden.js"]:
         assert client.get(f"/static/{name}").status_code == 404
 
 

@@ -4,8 +4,8 @@ It speaks docs/protocol.md §2 (``/init``, ``/preload``, ``/error``, ``/debug``)
 serves a working creative (``/api/frame/{bidId}``, ``/api/modal/{bidId}``, sections 4-6)
 so that sessions, widgets, tests and notebooks run with no network and no publisher
 account. Requests are recorded, and the ``/preload`` answers are scriptable
-(``_local_answers.py``) so each branch of docs/protocol.md §2.2 can be reached
-on purpose. Everything it takes from the wire is bounded (``_local_limits.py``):
+(``answers.py``) so each branch of docs/protocol.md §2.2 can be reached
+on purpose. Everything it takes from the wire is bounded (``limits.py``):
 request size and time, concurrent connections, and what it keeps.
 
 Why a real socket rather than a mock transport: the creative is loaded by a real
@@ -36,8 +36,9 @@ from importlib import resources
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-from ._constants import IS_DISABLED_HEADER, PUBLISHER_TOKEN_HEADER
-from ._local_answers import (
+from kontext_widget._constants import IS_DISABLED_HEADER, PUBLISHER_TOKEN_HEADER
+
+from .answers import (
     DEFAULT_REVENUE,
     AnswerSchedule,
     EmptyAnswer,
@@ -57,7 +58,7 @@ from ._local_answers import (
     check_text,
     check_times,
 )
-from ._local_limits import (
+from .limits import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RECORDED_REQUESTS,
     DEFAULT_REQUEST_TIMEOUT,
@@ -92,7 +93,7 @@ _STATIC_TYPES: Final = {".js": "text/javascript; charset=utf-8", ".css": "text/c
 _STATIC_NAME: Final = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 _BID_PATH: Final = re.compile(r"^/api/(frame|modal|click)/([^/]+)$")
 _THEMES: Final = ("dark", "light")
-_CREATIVE: Final = resources.files("kontext_widget").joinpath("creative")
+_CREATIVE: Final = resources.files("kontext_widget._local_server").joinpath("creative")
 
 
 def default_format(code: str) -> str:
