@@ -134,8 +134,8 @@ def check_wheel(wheel: Path, expected_version: str) -> None:
         "kontext_widget/notebooks/chat_demo.ipynb",
         "kontext_widget/notebooks/placements.ipynb",
         *(
-            f"kontext_widget/creative/{path.name}"
-            for path in (PACKAGE / "creative").iterdir()
+            f"kontext_widget/_local_server/creative/{path.name}"
+            for path in (PACKAGE / "_local_server" / "creative").iterdir()
             if path.is_file()
         ),
     }

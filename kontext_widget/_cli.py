@@ -93,7 +93,9 @@ def _serve(args: argparse.Namespace) -> int:
         server = LocalAdServer(args.host, args.port, allow_remote=args.allow_remote)
         server.start()
     except (ValueError, OSError) as exc:
-        print(f"kontext-widget serve: {exc}", file=sys.stderr)
+        # The message names the Python argument; here the switch is the CLI flag.
+        message = str(exc).replace("pass allow_remote=True", "pass --allow-remote")
+        print(f"kontext-widget serve: {message}", file=sys.stderr)
         return 2
     stop = threading.Event()
 

@@ -1,9 +1,13 @@
 """``kontext-widget demo``: the chat notebook against a local ad server, in one command.
 
-The demo starts a ``LocalAdServer`` in this process and exports its URL as
-``KONTEXT_AD_SERVER_URL``; the kernels started from here (by JupyterLab, or by
-nbclient with ``--execute``) inherit it, so the notebook's session talks to the
-local server without any configuration. The notebook is copied into a working
+Offline by default: the demo starts a ``LocalAdServer`` in this process and
+exports its URL as ``KONTEXT_AD_SERVER_URL``; the kernels started from here (by
+JupyterLab, or by nbclient with ``--execute``) inherit it, so the notebook's
+session talks to the local server without any configuration. With
+``KONTEXT_PUBLISHER_TOKEN`` set the user asked for production ads: no server is
+started and nothing is exported (a ``KONTEXT_AD_SERVER_URL`` the user set
+themselves is left as it is and wins, as everywhere else). The notebook then
+uses the real model when ``OPENAI_API_KEY`` is set. The notebook is copied into a working
 directory so that the user's edits never touch the installed package, and an
 existing copy is left alone so that those edits survive the next ``demo``.
 
@@ -34,13 +38,34 @@ from typing import Any
 from ._constants import SERVER_URL_ENV
 from ._local_server import LocalAdServer
 
-__all__ = ["MARIMO_APP", "NOTEBOOK", "notebook_source", "prepare_notebook", "run_demo"]
+__all__ = [
+    "MARIMO_APP",
+    "NOTEBOOK",
+    "demo_ad_server",
+    "notebook_source",
+    "prepare_notebook",
+    "run_demo",
+]
+
+PUBLISHER_TOKEN_ENV = "KONTEXT_PUBLISHER_TOKEN"
+
+# The package is not on a package index: the extras install from the clone (README,
+# "Installing").
+_INSTALL_EXTRA = (
+    'pip install ".[{extra}]" in your kontext-widget clone '
+    '(it is not on PyPI: see the README\'s "Installing")'
+)
 
 NOTEBOOK = "chat_demo.ipynb"
 MARIMO_APP = "chat_demo_marimo.py"
 
 # Run after the notebook by --execute: the notebook's `session` is the demo's contract.
-_COLLECT_EVENTS = "import json as _json\nprint(_json.dumps([e.to_dict() for e in session.events]))"
+# Its records (not the events alone) say which message each bid went to.
+_COLLECT_EVENTS = (
+    "import json as _json\n"
+    "print(_json.dumps([{k: r[k] for k in ('name', 'message_id', 'payload')}"
+    " for r in session.to_records()]))"
+)
 
 
 def notebook_source(name: str = NOTEBOOK) -> Path:
@@ -65,7 +90,13 @@ def prepare_notebook(directory: Path, name: str = NOTEBOOK) -> tuple[Path, bool]
 
 
 @contextmanager
-def _exported_server() -> Iterator[LocalAdServer]:
+def demo_ad_server() -> Iterator[LocalAdServer | None]:
+    """The ad server the demo's kernels use: ``None`` with ``KONTEXT_PUBLISHER_TOKEN``
+    set (production ads, or the user's own ``KONTEXT_AD_SERVER_URL``; nothing is
+    started or exported), else a ``LocalAdServer`` whose URL is exported while it runs."""
+    if os.environ.get(PUBLISHER_TOKEN_ENV):
+        yield None
+        return
     previous = os.environ.get(SERVER_URL_ENV)
     with LocalAdServer() as server:
         os.environ[SERVER_URL_ENV] = server.url
@@ -88,8 +119,8 @@ def run_demo(
         return 2
     notebook, copied = prepare_notebook(directory, MARIMO_APP if marimo else NOTEBOOK)
     print(f"{'Copied the demo to' if copied else 'Using'} {notebook}", flush=True)
-    with _exported_server() as server:
-        print(f"Local ad server: {server.url}", flush=True)
+    with demo_ad_server() as server:
+        print(_ads_from(server), flush=True)
         if marimo:
             if execute:
                 return _execute_marimo(notebook, server, timeout)
@@ -104,16 +135,17 @@ def _missing_jupyter() -> str | None:
     missing = [name for name in ("jupyterlab", "nbclient") if find_spec(name) is None]
     if not missing:
         return None
-    return f"kontext-widget demo needs {' and '.join(missing)}: pip install 'kontext-widget[demo]'"
+    install = _INSTALL_EXTRA.format(extra="demo")
+    return f"kontext-widget demo needs {' and '.join(missing)}: {install}"
 
 
 def _missing_marimo() -> str | None:
     if find_spec("marimo") is not None:
         return None
-    return "kontext-widget demo --marimo needs marimo: pip install 'kontext-widget[marimo]'"
+    return f"kontext-widget demo --marimo needs marimo: {_INSTALL_EXTRA.format(extra='marimo')}"
 
 
-def _execute(notebook: Path, server: LocalAdServer, timeout: float) -> int:
+def _execute(notebook: Path, server: LocalAdServer | None, timeout: float) -> int:
     """Run the notebook headless, save it with its outputs, print what the ads did."""
     # Imported here: nbclient comes with the optional `demo` extra.
     import nbformat  # noqa: PLC0415
@@ -145,7 +177,7 @@ def _execute(notebook: Path, server: LocalAdServer, timeout: float) -> int:
     return 0
 
 
-def _execute_marimo(app_path: Path, server: LocalAdServer, timeout: float) -> int:
+def _execute_marimo(app_path: Path, server: LocalAdServer | None, timeout: float) -> int:
     """Run the marimo app here and chat its starter prompts through its own chat model."""
     # Imported here: marimo comes with the optional `marimo` extra.
     import marimo  # noqa: PLC0415
@@ -163,7 +195,10 @@ def _execute_marimo(app_path: Path, server: LocalAdServer, timeout: float) -> in
             for prompt in defs["starter_prompts"]:
                 reply_with_ad([marimo.ai.ChatMessage(role="user", content=prompt)])
             session.wait_idle(timeout)
-            events = [event.to_dict() for event in session.events]
+            events = [
+                {key: record[key] for key in ("name", "message_id", "payload")}
+                for record in session.to_records()
+            ]
         finally:
             session.destroy()
     except Exception as exc:  # the app is the user's copy: report any failure, do not crash
@@ -174,13 +209,34 @@ def _execute_marimo(app_path: Path, server: LocalAdServer, timeout: float) -> in
     return 0
 
 
-def _print_events(events: list[dict[str, Any]], server: LocalAdServer) -> None:
+def _ads_from(server: LocalAdServer | None) -> str:
+    if server is not None:
+        return f"Local ad server: {server.url}"
+    if os.environ.get(SERVER_URL_ENV):
+        return f"Ads from {os.environ[SERVER_URL_ENV]} ({SERVER_URL_ENV} is set)"
+    return f"Ads from Kontext production ({PUBLISHER_TOKEN_ENV} is set)"
+
+
+def _print_events(events: list[dict[str, Any]], server: LocalAdServer | None) -> None:
     fills = [event for event in events if event["name"] == "ad.filled"]
-    print(f"preloads: {len(server.requests_to('/preload'))}, fills: {len(fills)}")
+    # Preloads are only counted where the demo can see them: on its own server.
+    preloads = "" if server is None else f"preloads: {len(server.requests_to('/preload'))}, "
+    print(f"{preloads}fills: {len(fills)}")
     print("events:")
     for event in events:
-        payload = " ".join(f"{key}={value}" for key, value in event["payload"].items())
-        print(f"  {event['name']:<20} {payload}")
+        print(f"  {event['name']:<20} {_event_text(event)}")
+
+
+def _event_text(event: dict[str, Any]) -> str:
+    """``key=value`` pairs led by the message the event is about and the bid labelled
+    ``bid=`` (the payload's ``id`` names the bid), so each line says which turn its ad
+    belongs to."""
+    fields = dict(event["payload"])
+    shown = [] if event.get("message_id") is None else [f"message={event['message_id']}"]
+    if "id" in fields:
+        shown.append(f"bid={fields.pop('id')}")
+    shown += [f"{key}={value}" for key, value in fields.items()]
+    return " ".join(shown)
 
 
 def _collected_events(outputs: list[Any]) -> list[dict[str, Any]]:

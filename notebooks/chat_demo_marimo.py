@@ -62,7 +62,7 @@ def _(DemoAssistant, OpenAIChat, kw, os):
         # None: $KONTEXT_AD_SERVER_URL, else production.
         ad_server_url=server.url if server else None,
     )
-    if production and os.environ.get("OPENAI_API_KEY"):
+    if os.environ.get("OPENAI_API_KEY"):  # a real model, whichever ads
         assistant = OpenAIChat.from_env()
     else:
         assistant = DemoAssistant()  # the same answers every run

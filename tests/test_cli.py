@@ -71,7 +71,9 @@ def test_serve_refuses_a_remote_host_without_allow_remote(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["serve", "--host", "0.0.0.0"]) == 2
-    assert "allow_remote" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "pass --allow-remote" in err
+    assert "allow_remote=True" not in err
 
 
 def test_a_subcommand_is_required(capsys: pytest.CaptureFixture[str]) -> None:

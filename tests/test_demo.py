@@ -14,7 +14,7 @@ import httpx
 import nbformat
 import pytest
 
-from kontext_widget import _demo
+from kontext_widget import LocalAdServer, _demo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,6 +23,8 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO)  # the kernel imports this checkout
     env.pop("KONTEXT_PUBLISHER_TOKEN", None)  # the demo must stay offline
+    env.pop("KONTEXT_AD_SERVER_URL", None)
+    env.pop("OPENAI_API_KEY", None)
     return env
 
 
@@ -46,6 +48,12 @@ def test_execute_runs_the_notebook_against_the_local_server(tmp_path: Path) -> N
     assert "preloads: 3, fills: 3" in lines
     events = [line.split()[0] for line in lines[lines.index("events:") + 1 :]]
     assert events == ["ad.filled", "ad.filled", "ad.filled"]
+    # Each bid is labelled as one and says which message (turn) it went to.
+    fills = [line.split() for line in lines[lines.index("events:") + 1 :]]
+    messages = [fields[1] for fields in fills]
+    assert all(m.startswith("message=") for m in messages) and len(set(messages)) == 3
+    assert all(fields[2].startswith("bid=") for fields in fills)
+    assert not any(" id=" in line for line in lines)
     # Saved with its outputs, without the demo's own event-collecting cell.
     executed = nbformat.read(tmp_path / _demo.NOTEBOOK, as_version=4)
     source = nbformat.read(_demo.notebook_source(), as_version=4)
@@ -112,3 +120,82 @@ def test_launch_serves_the_notebook_in_jupyterlab_and_stops_with_sigterm(
         assert process.wait(timeout=20) == 0
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{base}/api/status", timeout=2)
+
+
+def test_with_a_publisher_token_the_demo_starts_no_server_and_exports_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KONTEXT_PUBLISHER_TOKEN", "pub-real")
+    monkeypatch.delenv("KONTEXT_AD_SERVER_URL", raising=False)
+    with _demo.demo_ad_server() as server:
+        assert server is None
+        assert "KONTEXT_AD_SERVER_URL" not in os.environ  # the session goes to production
+    assert _demo._ads_from(None) == "Ads from Kontext production (KONTEXT_PUBLISHER_TOKEN is set)"
+
+
+def test_without_a_token_the_demo_exports_its_local_server_while_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KONTEXT_PUBLISHER_TOKEN", raising=False)
+    monkeypatch.delenv("KONTEXT_AD_SERVER_URL", raising=False)
+    with _demo.demo_ad_server() as server:
+        assert server is not None and server.running
+        assert os.environ["KONTEXT_AD_SERVER_URL"] == server.url
+    assert not server.running
+    assert "KONTEXT_AD_SERVER_URL" not in os.environ
+
+
+def test_execute_with_a_token_uses_the_users_server_and_starts_none(tmp_path: Path) -> None:
+    """A token and the user's own KONTEXT_AD_SERVER_URL: the demo neither starts a server
+    nor overrides the URL, so every preload reaches the user's server with the token."""
+    with LocalAdServer() as users_server:
+        env = _env() | {
+            "KONTEXT_PUBLISHER_TOKEN": "pub-users",
+            "KONTEXT_AD_SERVER_URL": users_server.url,
+        }
+        result = subprocess.run(
+            _demo_command("--execute", "--dir", str(tmp_path)),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        preloads = users_server.requests_to("/preload")
+        users_url = users_server.url
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert f"Ads from {users_url} (KONTEXT_AD_SERVER_URL is set)" in lines
+    assert not any(line.startswith("Local ad server") for line in lines)
+    assert "fills: 3" in lines  # no preload count: the demo has no server of its own
+    assert len(preloads) == 3
+    assert {r.json["publisherToken"] for r in preloads} == {"pub-users"}
+
+
+def test_the_notebook_uses_the_real_model_when_openai_api_key_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The notebook's set-up cell, run as the demo's kernel would, with only the key set."""
+    setup = nbformat.read(_demo.notebook_source(), as_version=4).cells
+    source = next(cell.source for cell in setup if "assistant =" in cell.source)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("KONTEXT_PUBLISHER_TOKEN", raising=False)
+    with LocalAdServer() as server:
+        monkeypatch.setenv("KONTEXT_AD_SERVER_URL", server.url)
+        namespace: dict[str, object] = {}
+        exec(compile(source, "chat_demo.ipynb", "exec"), namespace)
+        session = namespace["session"]
+        try:
+            assert type(namespace["assistant"]).__name__ == "OpenAIChat"
+        finally:
+            session.destroy()  # type: ignore[attr-defined]
+
+
+def test_without_jupyter_the_demo_says_to_install_the_extra_from_the_clone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_demo, "find_spec", lambda name: None)
+    message = _demo._missing_jupyter()
+    assert message is not None
+    assert 'pip install ".[demo]" in your kontext-widget clone' in message
+    assert "kontext-widget[" not in message

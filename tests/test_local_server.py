@@ -12,12 +12,8 @@ import httpx
 import pytest
 
 from kontext_widget import __version__
-from kontext_widget._local_server import (
-    CONTENT_SECURITY_POLICY,
-    Headers,
-    LocalAdServer,
-    default_format,
-)
+from kontext_widget._local_server import Headers, LocalAdServer, default_format
+from kontext_widget._local_server.http import CONTENT_SECURITY_POLICY
 
 TOKEN = "pub-test"
 AUTH = {"Kontextso-Publisher-Token": TOKEN}
@@ -619,7 +615,7 @@ def test_static_files(client: httpx.Client) -> None:
     assert script.headers["content-type"] == "text/javascript; charset=utf-8"
     assert "init-iframe" in script.text
     assert client.get("/static/creative.css").headers["content-type"].startswith("text/css")
-    for name in ["catalogue.json", "frame.html", "..%2F_local_server.py", "nope.js", ".hidden.js"]:
+    for name in ["catalogue.json", "frame.html", "..%2Fserver.py", "nope.js", ".hidden.js"]:
         assert client.get(f"/static/{name}").status_code == 404
 
 
@@ -640,3 +636,19 @@ def test_a_stopped_server_can_start_again_and_keeps_its_bids() -> None:
         # A delayed answer is served, not dropped: the stop signal was cleared on start().
         again = httpx.post(server.url + "/preload", json=preload_body(), headers=AUTH)
         assert again.json()["sessionId"] == reply["sessionId"]
+
+
+def test_the_http_side_sees_only_its_handler_state() -> None:
+    """The handler is given ``HandlerState``: it imports nothing of ``LocalAdServer``'s
+    module or the state's, so it cannot reach into their privates."""
+    import ast
+    from pathlib import Path
+
+    import kontext_widget._local_server.http as http_side
+
+    tree = ast.parse(Path(http_side.__file__).read_text("utf-8"))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level
+    }
+    assert imported == {"answers", "limits", "pages", "records"}
+    assert "owner" not in Path(http_side.__file__).read_text("utf-8")

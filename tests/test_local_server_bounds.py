@@ -1,4 +1,4 @@
-"""LocalAdServer under attack: every bound of ``_local_limits.py`` tried the way an attacker would.
+"""LocalAdServer under attack: each bound of ``_local_server/limits.py`` tried as an attacker would.
 
 Real server on loopback, raw sockets where an HTTP client would be too polite,
 and a memory or time bound asserted wherever one applies.
@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kontext_widget._local_limits import (
+from kontext_widget._local_server import LocalAdServer
+from kontext_widget._local_server.limits import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RECORDED_REQUESTS,
     DEFAULT_REQUEST_TIMEOUT,
@@ -34,7 +35,6 @@ from kontext_widget._local_limits import (
     HostCheck,
     parse_json,
 )
-from kontext_widget._local_server import LocalAdServer
 
 TOKEN = "pub-test"
 AUTH = {"Kontextso-Publisher-Token": TOKEN}

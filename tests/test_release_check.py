@@ -41,9 +41,9 @@ def wheel_files(version: str) -> dict[str, bytes]:
         ).encode(),
         f"{info}/licenses/LICENSE": (ROOT / "LICENSE").read_bytes(),
     }
-    for path in (ROOT / "kontext_widget" / "creative").iterdir():
+    for path in (ROOT / "kontext_widget" / "_local_server" / "creative").iterdir():
         if path.is_file():
-            files[f"kontext_widget/creative/{path.name}"] = b"x"
+            files[f"kontext_widget/_local_server/creative/{path.name}"] = b"x"
     return files
 
 
@@ -65,7 +65,7 @@ def test_a_complete_wheel_passes(release: ModuleType, tmp_path: Path) -> None:
         "kontext_widget/static/widget.js",
         "kontext_widget/py.typed",
         "kontext_widget/notebooks/placements.ipynb",
-        "kontext_widget/creative/creative.js",
+        "kontext_widget/_local_server/creative/creative.js",
     ],
 )
 def test_a_wheel_without_a_runtime_file_fails(
