@@ -5,8 +5,8 @@ One command, run by ``.ci/test`` too::
     python docs/api.py            # writes docs/_build/api/index.html, exits 1 on a problem
 
 The reference is rendered by pdoc from exactly what users import: the names in
-``kontext_widget.__all__``, the public ``kontext_widget.pytest_plugin`` and
-``kontext_widget.testing``.
+``kontext_widget.__all__``, the public ``kontext_widget.pytest_plugin``,
+``kontext_widget.testing`` and ``kontext_widget.assistants``.
 pdoc has no strict mode, so this script is one. It fails when:
 
 - pdoc warns while rendering (an annotation or a docstring it cannot read);
@@ -42,10 +42,15 @@ import pdoc.doc  # noqa: E402
 import pdoc.render  # noqa: E402
 
 import kontext_widget as kw  # noqa: E402
-from kontext_widget import pytest_plugin, testing  # noqa: E402
+from kontext_widget import assistants, pytest_plugin, testing  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "_build" / "api"
-MODULES = ("kontext_widget", "kontext_widget.pytest_plugin", "kontext_widget.testing")
+MODULES = (
+    "kontext_widget",
+    "kontext_widget.pytest_plugin",
+    "kontext_widget.testing",
+    "kontext_widget.assistants",
+)
 
 # ``session.add_message``, ``ad.bid_id``, ``event.name`` in prose mean these classes.
 INSTANCE_NAMES: dict[str, object] = {
@@ -148,7 +153,7 @@ def check_events() -> Iterator[str]:
 
 
 def _documented_objects() -> Iterator[tuple[str, object]]:
-    for module in (kw, pytest_plugin, testing):
+    for module in (kw, pytest_plugin, testing, assistants):
         names = getattr(module, "__all__", None) or [
             n for n in vars(module) if not n.startswith("_")
         ]

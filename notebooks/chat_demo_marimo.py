@@ -42,7 +42,7 @@ def _():
     import marimo as mo
 
     import kontext_widget as kw
-    from kontext_widget._demo_assistant import DemoAssistant, OpenAIChat
+    from kontext_widget.assistants import DemoAssistant, OpenAIChat
 
     return DemoAssistant, OpenAIChat, html, kw, mo, os
 

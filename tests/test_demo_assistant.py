@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 import kontext_widget as kw
-from kontext_widget._demo_assistant import FALLBACK, TOPICS, DemoAssistant, OpenAIChat
+from kontext_widget.assistants import FALLBACK, TOPICS, DemoAssistant, OpenAIChat
 
 
 def _user(content: str) -> kw.Message:

@@ -1,4 +1,4 @@
-"""Assistants for the demo notebook: a built-in offline one and an OpenAI-compatible client.
+"""Ready-made chat assistants for notebooks: a built-in offline one and an OpenAI-compatible client.
 
 Both are what ``Session.chat_turn`` accepts as ``reply``: a callable taking the
 conversation's messages and returning the reply as a stream of text chunks.
