@@ -204,17 +204,22 @@ class JupyterServer:
         runtime = self.root_dir.parent / "runtime"
         client.load_connection_file(str(runtime / f"kernel-{kernel_id}.json"))
         client.start_channels()
-        try:
-            client.wait_for_ready(timeout=NOTEBOOK_OPEN_TIMEOUT)
-        finally:
-            client.stop_channels()
         deadline = time.monotonic() + NOTEBOOK_OPEN_TIMEOUT
         state = "unknown"
-        while time.monotonic() < deadline:
-            state = self.api("GET", f"/api/kernels/{kernel_id}")["execution_state"]
-            if state == "idle":
-                return
-            time.sleep(0.1)
+        try:
+            client.wait_for_ready(timeout=NOTEBOOK_OPEN_TIMEOUT)
+            # The server learns the state from the kernel's iopub status messages;
+            # its subscription may join after the first ones were published (a ZMQ
+            # subscriber misses what was sent before it connected), so ask again
+            # until the server has seen one.
+            while time.monotonic() < deadline:
+                state = self.api("GET", f"/api/kernels/{kernel_id}")["execution_state"]
+                if state == "idle":
+                    return
+                client.kernel_info()
+                time.sleep(0.2)
+        finally:
+            client.stop_channels()
         raise TimeoutError(
             f"the kernel of {notebook_path} did not become idle within "
             f"{NOTEBOOK_OPEN_TIMEOUT}s (last state: {state})\n{self.log_tail()}"
