@@ -124,8 +124,9 @@ Findings (bench/latency.py, timestamps patched into the path): TCP_NODELAY is no
 on anyio yields a loop iteration per send and receive and connects through a task group, which
 made "request sent" several times slower than the sync client: httpcore now runs on asyncio
 transports directly, with the request head and body sent in one write
-(kontext_widget/_asyncio_stream.py). Both servers answer HTTP/1.0, so every preload connects:
-the connection is now opened while the debounce runs (kontext_widget/_warm.py). The debounce
+(kontext_widget/_network/asyncio_stream.py). Both servers answer HTTP/1.0, so every preload
+connects: the connection is now opened while the debounce runs
+(kontext_widget/_network/warm.py). The debounce
 waits to the exact deadline instead of epoll's whole milliseconds; on this machine the lateness
 that remains is the I/O thread's wake-up (scheduler and GIL, the in-process server's threads
 included), not the rounding.

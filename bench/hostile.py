@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from kontext_widget import AdError, AdEvent, Filled, Message, create_session
-from kontext_widget._client import MAX_RESPONSE_BYTES
+from kontext_widget._network.client import MAX_RESPONSE_BYTES
 
 from .machine import reset_peak_rss, rss_kb
 from .suite import Figure

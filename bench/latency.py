@@ -85,7 +85,8 @@ class _Tracer:
         self.marks.setdefault(name, time.perf_counter())
 
     def install(self) -> None:
-        from kontext_widget import _client, _session
+        from kontext_widget import _session
+        from kontext_widget._network import client as _client
 
         tracer = self
         attempt = _client._attempt

@@ -43,7 +43,7 @@ const bundle = result.outputFiles[0].contents;
 const shown = relative(root, outfile);
 
 // The frame vocabulary's copy for Python, generated from js/vocabulary.ts (its one source).
-const vocabularyFile = resolve(root, "kontext_widget/frame_vocabulary.json");
+const vocabularyFile = resolve(root, "kontext_widget/_frame/vocabulary.json");
 const vocabularyModule = await build({
   absWorkingDir: root,
   entryPoints: ["js/vocabulary.ts"],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import copy from "../kontext_widget/frame_vocabulary.json";
+import copy from "../kontext_widget/_frame/vocabulary.json";
 import { FRAME_EVENTS, FRAME_TO_HOST, HOST_TO_FRAME, isFrameToHostType } from "./vocabulary";
 
 describe("frame vocabulary", () => {

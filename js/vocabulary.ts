@@ -3,8 +3,8 @@
  * in each direction and every `event-iframe` event name. This file is the one
  * source: the host (`view.ts`) switches over these types, `conformance.types.ts`
  * checks them against the official union (`@kontextso/sdk-common`), and
- * `npm run build` writes them to `kontext_widget/frame_vocabulary.json`, which
- * Python reads (`_frame_messages.py`; `npm run check-bundle` fails when that
+ * `npm run build` writes them to `kontext_widget/_frame/vocabulary.json`, which
+ * Python reads (`kontext_widget/_frame/inbound.py`; `npm run check-bundle` fails when that
  * copy is stale, a Python test when Python's handling misses a name).
  */
 

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ._exceptions import KontextError, SessionDestroyedError
     from ._local_server import LocalAdServer
     from ._metrics import PlacementMetrics, SessionMetrics
-    from ._playground import Playground, playground
+    from ._notebook.playground import Playground, playground
     from ._session import Session, create_session
     from ._types import Character, Message, Regulatory
 
@@ -67,8 +67,8 @@ _HOMES = {
     "LocalAdServer": "_local_server",
     "PlacementMetrics": "_metrics",
     "SessionMetrics": "_metrics",
-    "Playground": "_playground",
-    "playground": "_playground",
+    "Playground": "_notebook.playground",
+    "playground": "_notebook.playground",
     "Session": "_session",
     "create_session": "_session",
     "Character": "_types",

@@ -21,9 +21,9 @@ from IPython.display import display
 
 from ._constants import headless_viewing_enabled
 from ._device import browser_facts
-from ._frame_messages import FrameOutcome, FrameProtocol
-from ._frame_urls import frame_url, modal_url, origin_of
-from ._wire import Bid
+from ._frame.inbound import FrameOutcome, FrameProtocol
+from ._frame.urls import frame_url, modal_url, origin_of
+from ._network.wire import Bid
 
 if TYPE_CHECKING:
     from ._interfaces import AdHost

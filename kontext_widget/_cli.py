@@ -3,7 +3,7 @@
 ``kontext-widget serve`` runs ``LocalAdServer`` in the foreground so a notebook, a
 browser or another process can use an offline ad server. The URL is the first line
 printed (and flushed), which lets scripts and tests read it from a pipe. Subcommands
-live in argparse subparsers: ``demo`` (``_demo.py``) sits beside ``serve``.
+live in argparse subparsers: ``demo`` (``_notebook/demo.py``) sits beside ``serve``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from ._demo import run_demo
 from ._local_server import LocalAdServer
+from ._notebook.demo import run_demo
 from ._version import __version__
 
 __all__ = ["main"]

@@ -26,10 +26,7 @@ from functools import partial
 from itertools import count
 from typing import Any
 
-from . import _client, _io_loop
 from ._ad import Ad, assign, send_user_event
-from ._chat import ChatTurn, Reply, chat_turn
-from ._chat_async import AsyncReply, chat_turn_async
 from ._constants import (
     DEFAULT_PLACEMENT_CODE,
     DEFAULT_SERVER_URL,
@@ -41,7 +38,6 @@ from ._constants import (
 )
 from ._delivery import Delivery
 from ._device import device
-from ._event_log import EventLog
 from ._events import (
     AdError,
     AdEvent,
@@ -56,9 +52,9 @@ from ._exceptions import SessionDestroyedError
 from ._install_id import install_id
 from ._interfaces import LoggedEvent
 from ._metrics import MetricsCounter, SessionMetrics, event_record
-from ._streams import DEFAULT_MAX_BUFFERED, EventStream, end_stream, push_event
-from ._types import Character, Message, Regulatory
-from ._wire import (
+from ._network import client as _client
+from ._network import io_loop as _io_loop
+from ._network.wire import (
     Bid,
     PreloadError,
     PreloadFilled,
@@ -71,6 +67,11 @@ from ._wire import (
     error_body,
     init_body,
 )
+from ._notebook.chat import ChatTurn, Reply, chat_turn
+from ._notebook.chat_async import AsyncReply, chat_turn_async
+from ._notebook.event_log import EventLog
+from ._streams import DEFAULT_MAX_BUFFERED, EventStream, end_stream, push_event
+from ._types import Character, Message, Regulatory
 
 __all__ = ["Session", "create_session"]
 
@@ -629,7 +630,7 @@ class Session:
         if self._destroyed:
             self._delivery.end()
             return
-        # A connection to the server is kept ready while the session lives (_warm.py).
+        # A connection to the server is kept ready while the session lives (_network/warm.py).
         self._holding = True
         _io_loop.warm().hold(self._server)
         self._init_task = self._track(self._run_init())
@@ -944,7 +945,7 @@ class Session:
         except Exception:
             logger.exception("kontext-widget: on_debug_event raised")
 
-    # -- notebook conveniences (_chat.py, _event_log.py) ------------------------------------
+    # -- notebook conveniences (_notebook/chat.py, _notebook/event_log.py) ------------
     def event_log(self) -> EventLog:
         """A live table of this session's events (history first), with a summary line.
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import kontext_widget as kw
-from kontext_widget import _chat
+from kontext_widget._notebook import chat as _chat
 
 
 @pytest.fixture

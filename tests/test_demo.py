@@ -14,7 +14,8 @@ import httpx
 import nbformat
 import pytest
 
-from kontext_widget import LocalAdServer, _demo
+from kontext_widget import LocalAdServer
+from kontext_widget._notebook import demo as _demo
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kontext_widget import _demo
+from kontext_widget._notebook import demo as _demo
 
 pytest.importorskip("marimo")
 

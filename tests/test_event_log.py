@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 import kontext_widget as kw
-from kontext_widget import _event_log
-from kontext_widget._event_log import EventLog, plural
+from kontext_widget._notebook import event_log as _event_log
+from kontext_widget._notebook.event_log import EventLog, plural
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ from fault_servers import (
 )
 
 from kontext_widget import AdError, AdEvent, Filled, Message, NoFill, Session, create_session
-from kontext_widget._client import MAX_RESPONSE_BYTES
 from kontext_widget._constants import TIMING
+from kontext_widget._network.client import MAX_RESPONSE_BYTES
 
 TOKEN = "pub-faults"
 TERMINAL = (Filled, NoFill, AdError)

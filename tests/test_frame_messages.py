@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import kontext_widget as kw
-from kontext_widget._frame_messages import FrameProtocol
-from kontext_widget._wire import Bid
+from kontext_widget._frame.inbound import FrameProtocol
+from kontext_widget._network.wire import Bid
 
 BID = Bid("0190f3c2-7d1e-7a6b-9c3d-2f4e5a6b7c8d", "inlineAd", 0.25)
 

@@ -1,7 +1,7 @@
 """The frame vocabulary's Python copy and its exhaustive handling (docs/protocol.md §6).
 
 ``js/vocabulary.ts`` is the one source; ``npm run build`` writes
-``kontext_widget/frame_vocabulary.json`` (``npm run check-bundle`` fails when it
+``kontext_widget/_frame/vocabulary.json`` (``npm run check-bundle`` fails when it
 is stale). Here: the Python Literal types are that copy, and every name of it is
 either acted on or explicitly ignored by ``FrameProtocol`` (mypy checks the
 match statements statically; these tests check the behaviour of each case).
@@ -16,17 +16,17 @@ from typing import get_args
 import pytest
 
 import kontext_widget
-from kontext_widget._frame_messages import (
+from kontext_widget._frame.inbound import (
     FRAME_VOCABULARY,
     FrameEventName,
     FrameOutcome,
     FrameProtocol,
     FrameToHostType,
 )
-from kontext_widget._wire import Bid
+from kontext_widget._network.wire import Bid
 
 BID = Bid("0190f3c2-7d1e-7a6b-9c3d-2f4e5a6b7c8d", "inlineAd", 0.25)
-JSON_FILE = Path(kontext_widget.__file__).parent / "frame_vocabulary.json"
+JSON_FILE = Path(kontext_widget.__file__).parent / "_frame" / "vocabulary.json"
 
 # Frame -> host types that change something in Python (events, height, visibility).
 ACTED_ON = {

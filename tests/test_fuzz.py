@@ -39,8 +39,8 @@ from kontext_widget import (
     Viewed,
     create_session,
 )
-from kontext_widget._frame_messages import FrameProtocol
-from kontext_widget._wire import (
+from kontext_widget._frame.inbound import FrameProtocol
+from kontext_widget._network.wire import (
     MAX_PRELOAD_TIMEOUT_MS,
     Bid,
     DecodeError,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 import kontext_widget as kw
-from kontext_widget._frame_messages import (
+from kontext_widget._frame.inbound import (
     MAX_FRAME_STRING,
     MAX_HEIGHT,
     REPORT_BURST,
@@ -25,7 +25,7 @@ from kontext_widget._frame_messages import (
     ReportBudget,
     http_url,
 )
-from kontext_widget._wire import Bid
+from kontext_widget._network.wire import Bid
 
 REVENUE = 0.0123  # LocalAdServer's default bid revenue
 

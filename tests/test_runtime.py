@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import kontext_widget as kw
-from kontext_widget import _device, _install_id, _io_loop
+from kontext_widget import _device, _install_id
 from kontext_widget._delivery import Delivery
+from kontext_widget._network import io_loop as _io_loop
 
 
 def test_one_io_thread_for_many_sessions() -> None:

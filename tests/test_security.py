@@ -27,7 +27,7 @@ from ipywidgets.widgets import widget as ipywidgets_widget
 from kontext_widget import LocalAdServer, Message, Session, create_session
 from kontext_widget._constants import TIMING
 from kontext_widget._delivery import CALLBACK_THREAD_NAME
-from kontext_widget._io_loop import THREAD_NAME, submit
+from kontext_widget._network.io_loop import THREAD_NAME, submit
 
 CYCLES = 1000
 WARM_UP = 50

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import kontext_widget as kw
-from kontext_widget import _frame_messages
+from kontext_widget._frame import inbound as _frame_messages
 from kontext_widget.testing import DEFAULT_HEIGHT, HeadlessViewer
 
 

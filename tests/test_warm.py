@@ -27,7 +27,8 @@ ROOT = Path(__file__).parent.parent
 TLS_SCRIPT = """
 import json, os, ssl, threading, time
 from bench.latency_proxy import LatencyProxy
-from kontext_widget import Filled, LocalAdServer, Message, create_session, _io_loop
+from kontext_widget import Filled, LocalAdServer, Message, create_session
+from kontext_widget._network import io_loop as _io_loop
 
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(os.environ["SERVER_PEM"])
@@ -168,7 +169,7 @@ def test_request_head_and_body_go_out_in_one_write() -> None:
     import asyncio
     import socket
 
-    from kontext_widget._asyncio_stream import AsyncioBackend
+    from kontext_widget._network.asyncio_stream import AsyncioBackend
 
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -209,7 +210,7 @@ def test_stream_read_after_the_server_closed_returns_end_of_stream() -> None:
     import asyncio
     import socket
 
-    from kontext_widget._asyncio_stream import AsyncioBackend
+    from kontext_widget._network.asyncio_stream import AsyncioBackend
 
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]

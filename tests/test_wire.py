@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from kontext_widget._wire import (
+from kontext_widget._network.wire import (
     Bid,
     DecodeError,
     InitSettings,

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.browser
 # Posts each message to the frame's parent (the notebook page), as a creative does.
 _POST_TO_PARENT_JS = "(messages) => messages.forEach((m) => window.parent.postMessage(m, '*'))"
 FAKE_BID = "0190f3c2-7d1e-7a6b-9c3d-2f4e5a6b7c8d"
-REPORT_BURST = 10  # kontext_widget._frame_messages.REPORT_BURST
+REPORT_BURST = 10  # kontext_widget._frame.inbound.REPORT_BURST
 
 
 def _event(name: str, **payload: Any) -> dict[str, Any]:

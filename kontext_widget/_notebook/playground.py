@@ -25,13 +25,14 @@ from typing import Any, Final
 
 import ipywidgets as widgets
 
-from ._ad import Ad
-from ._chat import ChatTurn, chat_bubble_html
-from ._constants import TIMING
-from ._event_log import EventLog
-from ._events import AdError, AdEvent, Filled, NoFill
-from ._local_server import FORMATS, LocalAdServer, default_format
-from ._session import Session, create_session, session_link
+from kontext_widget._ad import Ad
+from kontext_widget._constants import TIMING
+from kontext_widget._events import AdError, AdEvent, Filled, NoFill
+from kontext_widget._local_server import FORMATS, LocalAdServer, default_format
+from kontext_widget._session import Session, create_session, session_link
+
+from .chat import ChatTurn, chat_bubble_html
+from .event_log import EventLog
 
 __all__ = ["ANSWERS", "DEFAULT_CODES", "Playground", "playground"]
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anywidget
 import traitlets
 
-from ._events import (
+from kontext_widget._events import (
     AdError,
     AdEvent,
     AdHeight,
@@ -38,10 +38,10 @@ from ._events import (
     RenderStarted,
     Viewed,
 )
-from ._metrics import PlacementMetrics, SessionMetrics
+from kontext_widget._metrics import PlacementMetrics, SessionMetrics
 
 if TYPE_CHECKING:
-    from ._interfaces import EventFeed, LoggedEvent
+    from kontext_widget._interfaces import EventFeed, LoggedEvent
 
 __all__ = ["EventLog", "plural", "summary_text"]
 

@@ -18,11 +18,12 @@ import inspect
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._chat import ChatTurn, PendingTurn, ReplyText, StreamDrawing, start_turn
-from ._types import Message
+from kontext_widget._types import Message
+
+from .chat import ChatTurn, PendingTurn, ReplyText, StreamDrawing, start_turn
 
 if TYPE_CHECKING:
-    from ._session import Session
+    from kontext_widget._session import Session
 
 __all__ = ["AsyncReply", "chat_turn_async"]
 

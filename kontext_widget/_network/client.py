@@ -23,9 +23,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from . import _io_loop
-from ._bounded_body import ACCEPT_ENCODING, BodyRefused, read_bounded
-from ._constants import IS_DISABLED_HEADER, PUBLISHER_TOKEN_HEADER, TIMING
+from kontext_widget._constants import IS_DISABLED_HEADER, PUBLISHER_TOKEN_HEADER, TIMING
+
+from . import io_loop as _io_loop
+from .bounded_body import ACCEPT_ENCODING, BodyRefused, read_bounded
 
 __all__ = [
     "MAX_RESPONSE_BYTES",

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn, cast
 from urllib.parse import urlsplit
 
-from ._events import (
+from kontext_widget._events import (
     AdError,
     AdEvent,
     AdHeight,
@@ -39,7 +39,7 @@ from ._events import (
     VideoStarted,
     Viewed,
 )
-from ._wire import Bid
+from kontext_widget._network.wire import Bid
 
 __all__ = [
     "FRAME_VOCABULARY",
@@ -55,7 +55,7 @@ __all__ = [
 # (docs/protocol.md §6). The Literal types below spell it for mypy, and
 # tests/test_frame_vocabulary.py checks that they are the copy, name for name.
 FRAME_VOCABULARY: dict[str, list[str]] = json.loads(
-    (Path(__file__).parent / "frame_vocabulary.json").read_text(encoding="utf-8")
+    (Path(__file__).parent / "vocabulary.json").read_text(encoding="utf-8")
 )
 FrameToHostType = Literal[
     "init-iframe",

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import httpcore
 
-from ._asyncio_stream import AsyncioBackend
+from .asyncio_stream import AsyncioBackend
 
 __all__ = ["MIN_SPARE_LIFE", "WarmBackend"]
 

@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import display as ipython_display
 
-from ._types import Message
+from kontext_widget._types import Message
 
 if TYPE_CHECKING:
-    from ._ad import Ad
-    from ._session import Session
+    from kontext_widget._ad import Ad
+    from kontext_widget._session import Session
 
 __all__ = [
     "ChatTurn",

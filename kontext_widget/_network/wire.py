@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._constants import sdk_info
-from ._types import Character, Message, Regulatory
+from kontext_widget._constants import sdk_info
+from kontext_widget._types import Character, Message, Regulatory
 
 __all__ = [
     "Bid",

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
-from ._warm import WarmBackend
+from .warm import WarmBackend
 
 __all__ = [
     "MAX_CONNECTIONS",

@@ -35,8 +35,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ._constants import SERVER_URL_ENV
-from ._local_server import LocalAdServer
+from kontext_widget._constants import SERVER_URL_ENV
+from kontext_widget._local_server import LocalAdServer
 
 __all__ = [
     "MARIMO_APP",
@@ -73,7 +73,7 @@ def notebook_source(name: str = NOTEBOOK) -> Path:
     packaged = resources.files("kontext_widget").joinpath("notebooks").joinpath(name)
     if packaged.is_file():
         return Path(str(packaged))
-    checkout = Path(__file__).resolve().parent.parent / "notebooks" / name
+    checkout = Path(__file__).resolve().parents[2] / "notebooks" / name
     if checkout.is_file():
         return checkout
     raise FileNotFoundError(f"the demo {name} is missing from this installation")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
-from ._constants import SDK_NAME
+from kontext_widget._constants import SDK_NAME
 
 __all__ = ["frame_url", "modal_url", "origin_of"]
 
