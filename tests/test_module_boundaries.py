@@ -41,6 +41,13 @@ def _defined_names(tree: ast.Module) -> set[str]:
     return names
 
 
+def _within_package(node: ast.ImportFrom) -> bool:
+    """A relative import, or an absolute one of the package (how subpackages import the core)."""
+    if node.level > 0:
+        return node.module is not None
+    return node.module is not None and node.module.split(".")[0] == "kontext_widget"
+
+
 def reach_ins(sources: dict[str, str]) -> list[str]:
     """``"module:line: expression"`` for every reach-in among ``sources`` (path -> code)."""
     trees = {path: ast.parse(code, path) for path, code in sources.items()}
@@ -54,7 +61,7 @@ def reach_ins(sources: dict[str, str]) -> list[str]:
                     continue
                 if node.attr in elsewhere and node.attr not in defined[path]:
                     found.append(f"{path}:{node.lineno}: {ast.unparse(node)}")
-            elif isinstance(node, ast.ImportFrom) and node.level > 0 and node.module:
+            elif isinstance(node, ast.ImportFrom) and _within_package(node):
                 for alias in node.names:
                     if _private(alias.name) and alias.name in elsewhere:
                         found.append(f"{path}:{node.lineno}: import {alias.name}")
@@ -85,6 +92,7 @@ def test_the_scan_finds_reach_ins_both_ways() -> None:
         ),
         "_user.py": (
             "from ._owner import _helper, Owner\n"
+            "from kontext_widget._owner import _helper as helper\n"
             "from . import _owner\n"
             "class User:\n"
             "    def __init__(self, owner):\n"
@@ -101,6 +109,7 @@ def test_the_scan_finds_reach_ins_both_ways() -> None:
     }
     assert reach_ins(sources) == [
         "_user.py:1: import _helper",
-        "_user.py:8: self._owner._emit",
-        "_user.py:9: other._count",
+        "_user.py:2: import _helper",
+        "_user.py:9: self._owner._emit",
+        "_user.py:10: other._count",
     ]
