@@ -87,11 +87,12 @@ class _Tracer:
     def install(self) -> None:
         from kontext_widget import _session
         from kontext_widget._network import client as _client
+        from kontext_widget._network import preload as _preload
 
         tracer = self
         attempt = _client._attempt
         debounce = _session.Session._debounce
-        classify = _session.classify_preload
+        classify = _preload.classify_preload
         trace_names = {
             "http11.send_request_headers.started": "connection acquired",
             "http11.send_request_body.complete": "request sent",
@@ -124,7 +125,7 @@ class _Tracer:
 
         _client._attempt = traced_attempt  # type: ignore[assignment]
         _session.Session._debounce = traced_debounce  # type: ignore[method-assign]
-        _session.classify_preload = traced_classify
+        _preload.classify_preload = traced_classify
         del attempt
 
 

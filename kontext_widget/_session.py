@@ -1,184 +1,78 @@
-"""The session engine: messages, preloads, bid assignment and ads (docs/protocol.md §3).
+"""The session: the public ``Session`` and ``create_session``, and the state machine behind them.
+
+docs/protocol.md §3. The session owns its state and decides; the work lives
+in modules named for it: argument checks (``_options``), the requests
+(``_network.init``, ``_network.preload``, ``_network.reports``), bids ->
+messages and the ads (``_assignment``), the events (``_recorder``) and what a
+creative is told (``_frame.context``).
 
 Threading model. Public methods run on the caller's thread and only record and
 schedule: they take ``_lock`` for a few microseconds and never wait on I/O.
 Network work runs on the process-wide I/O loop (``_io_loop``). Callbacks and
 ad updates go through ``_delivery`` in emission order, on the kernel's main
-thread in Jupyter. All mutable state below is guarded by ``_lock``; it is never
-held across an ``await`` or while user code runs.
+thread in Jupyter. All mutable state below (the recorder's and the
+assignment's included) is guarded by ``_lock``; it is never held across an
+``await`` or while user code runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
 import threading
 import time
-import traceback
 import warnings
-import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from itertools import count
 from typing import Any
 
 from ._ad import Ad, assign, send_user_event
-from ._constants import (
-    DEFAULT_PLACEMENT_CODE,
-    DEFAULT_SERVER_URL,
-    MAX_EVENT_HISTORY,
-    MAX_MESSAGES,
-    SDK_NAME,
-    SERVER_URL_ENV,
-    TIMING,
-)
+from ._assignment import BidAssignment, Preload, bid_for
+from ._constants import DEFAULT_PLACEMENT_CODE, MAX_MESSAGES, TIMING
 from ._delivery import Delivery
 from ._device import device
-from ._events import (
-    AdError,
-    AdEvent,
-    Filled,
-    NoFill,
-    RewardGranted,
-    VideoCompleted,
-    VideoStarted,
-    Viewed,
-)
+from ._events import AdError, AdEvent, Filled, NoFill
 from ._exceptions import SessionDestroyedError
+from ._frame.context import frame_context
 from ._install_id import install_id
 from ._interfaces import LoggedEvent
-from ._metrics import MetricsCounter, SessionMetrics, event_record
-from ._network import client as _client
+from ._metrics import SessionMetrics
 from ._network import io_loop as _io_loop
-from ._network.wire import (
-    Bid,
+from ._network.init import fetch_init
+from ._network.preload import (
     PreloadError,
     PreloadFilled,
     PreloadNoFill,
     PreloadOutcome,
     PreloadRequest,
-    classify_preload,
-    debug_body,
-    decode_init,
-    error_body,
-    init_body,
+    fetch_preload,
 )
-from ._notebook.chat import ChatTurn, Reply, chat_turn
+from ._network.reports import Reports
+from ._notebook.chat import ChatTurn, Reply, TurnOptions, chat_turn
 from ._notebook.chat_async import AsyncReply, chat_turn_async
 from ._notebook.event_log import EventLog
-from ._streams import DEFAULT_MAX_BUFFERED, EventStream, end_stream, push_event
+from ._options import (
+    check_timeout,
+    optional_callable,
+    optional_instance,
+    optional_text,
+    placement_codes,
+    require_text,
+    same_options_as,
+    server_url,
+    warn_caller,
+)
+from ._recorder import DebugCallback, EventCallback, EventRecorder
+from ._streams import DEFAULT_MAX_BUFFERED, EventStream, end_stream
 from ._types import Character, Message, Regulatory
 
 __all__ = ["Session", "create_session"]
 
 logger = logging.getLogger("kontext_widget")
 
-# Events a bid may cause only once: each counts revenue or grants something.
-_ONCE_PER_BID = (Viewed, VideoStarted, VideoCompleted, RewardGranted)
-
-EventCallback = Callable[[AdEvent], None]
-DebugCallback = Callable[[str, "object | None"], None]
-
 _preload_ids = count(1)
-
-
-@dataclass
-class _Preload:
-    """One ``/preload`` made active by its debounce; owns its bids once it succeeds."""
-
-    id: int
-    track_only: bool
-    bids: tuple[Bid, ...] = ()
-    assigned_to: str | None = None
-    # The conversation up to and including ``assigned_to`` (newest MAX_MESSAGES),
-    # taken when the bids attach: what every ad of that message describes (section 11).
-    conversation: tuple[Message, ...] = ()
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def _warn(text: str) -> None:
-    """A ``UserWarning`` attributed to the first caller outside this package."""
-    level = 2  # 1 is this function, 2 its caller
-    frame = sys._getframe(1)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-        level += 1
-    warnings.warn(text, UserWarning, stacklevel=level)
-
-
-def _require_text(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    if not value.strip():
-        raise ValueError(f"{name} must be a non-empty str")
-    return value
-
-
-def _optional_text(name: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
-    return value
-
-
-def _optional_instance(name: str, value: object, kind: type[Any]) -> Any:
-    if value is not None and not isinstance(value, kind):
-        raise TypeError(
-            f"{name} must be a kontext_widget.{kind.__name__} or None, got {type(value).__name__}"
-        )
-    return value
-
-
-def _optional_callable(name: str, value: object) -> Any:
-    if value is not None and not callable(value):
-        raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
-    return value
-
-
-def _placement_codes(value: object) -> tuple[str, ...]:
-    if value is None:
-        return (DEFAULT_PLACEMENT_CODE,)
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise TypeError(
-            f"enabled_placement_codes must be a list of str, got {type(value).__name__}"
-        )
-    codes: list[str] = []
-    for code in value:
-        text = _require_text("enabled_placement_codes[]", code)
-        if text not in codes:
-            codes.append(text)
-    return tuple(codes) or (DEFAULT_PLACEMENT_CODE,)
-
-
-def _server_url(value: object) -> str:
-    url = _optional_text("ad_server_url", value) or os.environ.get(SERVER_URL_ENV) or ""
-    url = url.strip() or DEFAULT_SERVER_URL
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"ad_server_url must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")
-
-
-def _frame_context(ad: Ad, conversation: tuple[Message, ...]) -> dict[str, Any]:
-    """``update-iframe`` data (section 11): the conversation up to the ad's own message.
-
-    Never the live list: in a notebook every earlier turn stays on screen, and an
-    ad that draws late must still describe its own turn. Without a publisher
-    theme ``otherParams`` is empty and the browser adds the notebook's theme.
-    """
-    return {
-        "messages": [message.to_wire() for message in conversation],
-        "sdk": SDK_NAME,
-        "code": ad.code,
-        "messageId": ad.message_id,
-        "otherParams": {"theme": ad.theme} if ad.theme else {},
-    }
 
 
 class Session:
@@ -189,6 +83,7 @@ class Session:
     message. ``create_ad`` / ``render`` give the ``Ad`` widget for an assistant
     message. Methods return at once (network I/O runs on a background thread);
     ``wait_idle`` waits for the outcome. ``destroy`` (or ``with``) ends it.
+    Its options are ``create_session``'s (``help(kw.create_session)``).
     """
 
     def __init__(
@@ -208,63 +103,52 @@ class Session:
         on_event: EventCallback | None = None,
         on_debug_event: DebugCallback | None = None,
     ) -> None:
-        self._publisher_token = _require_text("publisher_token", publisher_token)
-        self._user_id = _require_text("user_id", user_id)
-        self._conversation_id = _require_text("conversation_id", conversation_id)
-        self._codes = _placement_codes(enabled_placement_codes)
-        self._character: Character | None = _optional_instance("character", character, Character)
-        self._regulatory: Regulatory | None = _optional_instance(
+        self._publisher_token = require_text("publisher_token", publisher_token)
+        self._user_id = require_text("user_id", user_id)
+        self._conversation_id = require_text("conversation_id", conversation_id)
+        self._codes = placement_codes(enabled_placement_codes)
+        self._character: Character | None = optional_instance("character", character, Character)
+        self._regulatory: Regulatory | None = optional_instance(
             "regulatory", regulatory, Regulatory
         )
-        self._user_email = _optional_text("user_email", user_email)
-        self._variant_id = _optional_text("variant_id", variant_id)
-        self._advertising_id = _optional_text("advertising_id", advertising_id)
-        self._vendor_id = _optional_text("vendor_id", vendor_id)
-        self._server = _server_url(ad_server_url)
-        self._on_event: EventCallback | None = _optional_callable("on_event", on_event)
-        self._on_debug_event: DebugCallback | None = _optional_callable(
-            "on_debug_event", on_debug_event
-        )
+        self._user_email = optional_text("user_email", user_email)
+        self._variant_id = optional_text("variant_id", variant_id)
+        self._advertising_id = optional_text("advertising_id", advertising_id)
+        self._vendor_id = optional_text("vendor_id", vendor_id)
+        self._server = server_url(ad_server_url)
         self._install_id = install_id()
 
         self._lock = threading.Lock()
         self._delivery = Delivery()
+        self._recorder = EventRecorder(
+            self._lock,
+            self._delivery,
+            self._codes,
+            optional_callable("on_event", on_event),
+            optional_callable("on_debug_event", on_debug_event),
+        )
+        identity = {
+            "publisherToken": self._publisher_token,
+            "conversationId": self._conversation_id,
+            "userId": self._user_id,
+            "installId": self._install_id,
+        }
+        self._reports = Reports(self._server, identity, self._delivery)
         self._messages: deque[Message] = deque(maxlen=MAX_MESSAGES)
-        self._history: deque[LoggedEvent] = deque(maxlen=MAX_EVENT_HISTORY)
-        self._metrics = MetricsCounter(self._codes)
-        self._emitted = 0  # every event ever emitted (the history keeps the newest only)
-        # Which message each assigned bid went to, so that the ad.filled emitted
-        # before its message existed gets one in records and the event log.
-        self._bid_messages: dict[str, str] = {}
         self._session_id: str | None = None
         self._disabled = False
         self._destroyed = False
         self._preload_timeout_ms = round(TIMING.preload_timeout * 1000)
-        self._report_errors = True
-        self._report_debug = False
         # Debounce and preload (section 3.1).
         self._debounce_deadline = 0.0
         self._debounce_pending = False
         self._pending_track_only = False
-        self._active: _Preload | None = None
+        self._active: Preload | None = None
         self._preload_task: asyncio.Task[None] | None = None
         self._init_task: asyncio.Task[None] | None = None
         self._holding = False  # I/O loop only: this session holds a spare connection
         # Bid assignment (section 3.3) and ads (section 3.4).
-        self._assignments: dict[str, _Preload] = {}
-        self._ads: dict[tuple[str, str, str | None], Ad] = {}
-        # (event name, bid id) of the once-per-bid events already emitted, oldest first
-        # (an insertion-ordered dict used as a bounded set).
-        self._counted_once: dict[tuple[str, str], None] = {}
-        # Message ids of ads created before any message had that id (warned about
-        # when a bid goes elsewhere); an id leaves once its message arrives.
-        self._awaited_ids: set[str] = set()
-        # In-package observers of events (e.g. the event log widget), after on_event.
-        self._listeners: list[EventCallback] = []
-        # In-package observers of bid assignments (the event log fills in message ids).
-        self._assignment_listeners: list[Callable[[], None]] = []
-        # Open stream_events() iterators, held weakly: an abandoned one unsubscribes itself.
-        self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
+        self._assignments = BidAssignment()
 
         self._debug("Session: created", {"conversationId": self._conversation_id})
         self._delivery.begin()
@@ -331,8 +215,7 @@ class Session:
     @property
     def events(self) -> list[AdEvent]:
         """Every event this session emitted, oldest first (the newest 1,000)."""
-        with self._lock:
-            return [logged.event for logged in self._history]
+        return self._recorder.events()
 
     def metrics(self) -> SessionMetrics:
         """Counts and rates per placement code and overall, over the whole session.
@@ -340,7 +223,7 @@ class Session:
         See ``PlacementMetrics`` for what each figure counts. After
         ``wait_idle()`` the figures are final, so they print the same on every run.
         """
-        return self._metrics.snapshot()
+        return self._recorder.metrics()
 
     def to_records(self) -> list[dict[str, Any]]:
         """The event history (newest 1,000) as plain dicts, oldest first.
@@ -352,36 +235,12 @@ class Session:
         and ``polars.DataFrame(records)`` take it as is; neither is a dependency.
         """
         with self._lock:
-            return [
-                event_record(
-                    logged.event,
-                    logged.time,
-                    logged.code,
-                    logged.message_id or self._bid_messages.get(logged.bid_id or ""),
-                    logged.bid_id,
-                )
-                for logged in self._history
-            ]
+            return self._recorder.records_locked(self._assignments.bid_messages)
 
     def _logged_events(self, last: int) -> list[LoggedEvent]:
         """The newest ``last`` events of the history, message ids resolved (for the event log)."""
         with self._lock:
-            start = max(0, len(self._history) - last)
-            return [
-                self._resolved_locked(self._history[i]) for i in range(start, len(self._history))
-            ]
-
-    def _resolved_locked(self, logged: LoggedEvent) -> LoggedEvent:
-        if logged.message_id is not None or logged.bid_id is None:
-            return logged
-        message_id = self._bid_messages.get(logged.bid_id)
-        if message_id is None:
-            return logged
-        return LoggedEvent(logged.event, logged.time, logged.code, message_id, logged.bid_id)
-
-    def _message_of_bid(self, bid_id: str) -> str | None:
-        with self._lock:
-            return self._bid_messages.get(bid_id)
+            return self._recorder.logged_events_locked(last, self._assignments.bid_messages)
 
     @property
     def ad_server_url(self) -> str:
@@ -410,7 +269,7 @@ class Session:
         with self._lock:
             self._check_alive("add_message")
             self._messages.append(msg)
-            self._awaited_ids.discard(msg.id)
+            self._assignments.message_added(msg.id)
             self._assign_locked()
             if msg.role == "user":
                 self._active = None  # stale-result guard: an older preload's answer is dropped
@@ -423,7 +282,7 @@ class Session:
         if start_task:
             self._delivery.begin()
             _io_loop.call_soon(self._start_preload)
-        if self._on_debug_event is not None or self._report_debug:
+        if self._recorder.on_debug_event is not None or self._reports.debug_enabled:
             self._debug("Session: message-added", {"id": msg.id, "role": msg.role})
 
     # -- ads ----------------------------------------------------------------------
@@ -435,28 +294,25 @@ class Session:
         Ads of different codes for one message coexist; the same code with
         another theme replaces the old ad of that code (section 11).
         """
-        _require_text("message_id", message_id)
-        _require_text("code", code)
-        theme = _optional_text("theme", theme) or None
+        require_text("message_id", message_id)
+        require_text("code", code)
+        theme = optional_text("theme", theme) or None
         if code not in self._codes:
             raise ValueError(
                 f"code {code!r} is not an enabled placement code of this session "
                 f"(enabled_placement_codes={list(self._codes)!r})"
             )
-        replaced: list[Ad] = []
         with self._lock:
             self._check_alive("create_ad")
             # docs/protocol.md §3.4: bids go to assistant messages only, so say so now
             # rather than leave an ad that silently never fills.
             is_user = any(m.id == message_id and m.role == "user" for m in self._messages)
-            existing = self._ads.get((message_id, code, theme))
+            existing = self._assignments.ad(message_id, code, theme)
             if existing is not None:
                 return existing
-            for key, ad in list(self._ads.items()):
-                if key[0] == message_id and key[1] == code:
-                    replaced.append(ad)
+            replaced = self._assignments.ads_of_message(message_id, code)
         if is_user:
-            _warn(
+            warn_caller(
                 f"message {message_id!r} is a user message: ads go under assistant messages, "
                 f"so this ad ({code!r}) will never fill; pass the assistant reply's id"
             )
@@ -467,12 +323,7 @@ class Session:
             if self._destroyed:
                 ad.destroy()
                 raise SessionDestroyedError("the session was destroyed while creating the ad")
-            self._ads[(message_id, code, theme)] = ad
-            if message_id not in self._assignments and all(
-                m.id != message_id for m in self._messages
-            ):
-                self._awaited_ids.add(message_id)
-            preload = self._assignments.get(message_id)
+            preload = self._assignments.add_ad(ad, self._messages)
         if preload is not None:
             self._resolve(ad, preload)
         self._debug("Ad: created", {"messageId": message_id, "code": code, "theme": theme})
@@ -492,12 +343,12 @@ class Session:
         code: str = DEFAULT_PLACEMENT_CODE,
     ) -> None:
         """Post a publisher event (e.g. ``"user.typing.started"``) to the ads of ``code``."""
-        _require_text("name", name)
-        _require_text("code", code)
+        require_text("name", name)
+        require_text("code", code)
         if payload is not None and not isinstance(payload, Mapping):
             raise TypeError(f"payload must be a mapping or None, got {type(payload).__name__}")
         with self._lock:
-            ads = [ad for key, ad in self._ads.items() if key[1] == code]
+            ads = self._assignments.ads_of_code(code)
         for ad in ads:
             send_user_event(ad, name, dict(payload) if payload is not None else None)
 
@@ -521,11 +372,11 @@ class Session:
                 "kontext_widget.create_session(...) instead"
             )
         updates = {
-            "_variant_id": _optional_text("variant_id", variant_id),
-            "_regulatory": _optional_instance("regulatory", regulatory, Regulatory),
-            "_user_email": _optional_text("user_email", user_email),
-            "_advertising_id": _optional_text("advertising_id", advertising_id),
-            "_vendor_id": _optional_text("vendor_id", vendor_id),
+            "_variant_id": optional_text("variant_id", variant_id),
+            "_regulatory": optional_instance("regulatory", regulatory, Regulatory),
+            "_user_email": optional_text("user_email", user_email),
+            "_advertising_id": optional_text("advertising_id", advertising_id),
+            "_vendor_id": optional_text("vendor_id", vendor_id),
         }
         with self._lock:
             for attribute, value in updates.items():
@@ -543,9 +394,7 @@ class Session:
         Inside a notebook cell this delivers the callbacks itself (the kernel's
         main thread, where they normally run, is the one waiting).
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
-            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
-        return self._delivery.wait_idle(float(timeout))
+        return self._delivery.wait_idle(check_timeout(timeout))
 
     async def wait_idle_async(self, timeout: float = 30.0) -> bool:
         """``wait_idle`` without blocking the event loop it is awaited on.
@@ -554,9 +403,7 @@ class Session:
         delivered to ``on_event``; ``False`` on timeout. Works with top-level
         ``await`` in Jupyter and marimo and under ``asyncio.run``.
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
-            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
-        return await self._delivery.wait_idle_async(float(timeout))
+        return await self._delivery.wait_idle_async(check_timeout(timeout))
 
     def stream_events(self, *, max_buffered: int = DEFAULT_MAX_BUFFERED) -> EventStream:
         """Every event emitted from now on, as an async iterator that ends when the session does.
@@ -570,17 +417,13 @@ class Session:
         """
         if isinstance(max_buffered, bool) or not isinstance(max_buffered, int) or max_buffered < 1:
             raise ValueError(f"max_buffered must be an int >= 1, got {max_buffered!r}")
-        stream = EventStream(max_buffered, self._unsubscribe)
+        stream = EventStream(max_buffered, self._recorder.unsubscribe)
         with self._lock:
             if not self._destroyed:
-                self._streams.add(stream)
+                self._recorder.subscribe_locked(stream)
                 return stream
         end_stream(stream)  # a destroyed session has no later events
         return stream
-
-    def _unsubscribe(self, stream: EventStream) -> None:
-        with self._lock:
-            self._streams.discard(stream)
 
     def destroy(self) -> None:
         """Cancel in-flight work, destroy every ad, stop all requests. Idempotent.
@@ -593,12 +436,8 @@ class Session:
                 return
             self._destroyed = True
             self._active = None
-            self._assignments.clear()
-            ads = list(self._ads.values())
-            self._ads.clear()
-            self._awaited_ids.clear()
-            streams = list(self._streams)
-            self._streams.clear()
+            ads = self._assignments.clear()
+            streams = self._recorder.end_streams_locked()
         for stream in streams:
             end_stream(stream)
         for ad in ads:
@@ -636,13 +475,10 @@ class Session:
         self._init_task = self._track(self._run_init())
 
     async def _run_init(self) -> None:
-        body = init_body(self._publisher_token, self._user_id, self._install_id)
-        headers = _client.json_headers(self._publisher_token)
         try:
-            response = await _client.post_with_retry(
-                self._server + "/init", body, headers, TIMING.init_timeout
+            settings = await fetch_init(
+                self._server, self._publisher_token, self._user_id, self._install_id
             )
-            settings = decode_init(response.status, response.content)
         except Exception as exc:  # network, decoding, or a bug of ours: never the user's problem
             # The /error gate is treated as open: /init never said otherwise.
             self._report_error(f"Error initializing session: {exc}", "Init.fetch")
@@ -653,13 +489,13 @@ class Session:
             if self._destroyed:
                 return
             # Android applies the other fields even when enabled is false.
-            self._report_errors = settings.report_errors
-            self._report_debug = settings.report_debug
+            self._reports.errors_enabled = settings.report_errors
+            self._reports.debug_enabled = settings.report_debug
             if settings.preload_timeout_ms is not None:
                 self._preload_timeout_ms = settings.preload_timeout_ms
             if not settings.enabled and not self._disabled:
                 self._disabled = True
-                self._emit_locked(
+                self._recorder.emit_locked(
                     AdError(message="Session is disabled", err_code="session_disabled_by_init")
                 )
 
@@ -683,20 +519,17 @@ class Session:
             return
         preload, body = request
         self._debug("Session: preload-start", {"messageCount": len(body["messages"])})
-        headers = _client.json_headers(self._publisher_token, is_disabled=preload.track_only)
-        try:
-            response = await _client.post_with_retry(
-                self._server + "/preload", body, headers, self._preload_timeout_ms / 1000
-            )
-            outcome = classify_preload(response.status, response.content, self._codes)
-        except _client.RequestFailed as exc:
-            outcome = PreloadError(str(exc), "request_failed", report=True)
-        except Exception as exc:  # a bug of ours must not cost the user an event either
-            logger.exception("kontext-widget: unexpected /preload failure")
-            outcome = PreloadError(f"{type(exc).__name__}: {exc}", "request_failed", report=True)
+        outcome = await fetch_preload(
+            self._server,
+            body,
+            publisher_token=self._publisher_token,
+            track_only=preload.track_only,
+            timeout_ms=self._preload_timeout_ms,
+            codes=self._codes,
+        )
         self._apply_preload(preload, outcome)
 
-    async def _debounce(self) -> tuple[_Preload, dict[str, Any]] | None:
+    async def _debounce(self) -> tuple[Preload, dict[str, Any]] | None:
         """Wait until 10 ms passed without a user message, then snapshot the request."""
         while True:
             with self._lock:
@@ -708,7 +541,7 @@ class Session:
                     self._debounce_pending = False
                     if self._disabled:
                         return None
-                    preload = _Preload(next(_preload_ids), self._pending_track_only)
+                    preload = Preload(next(_preload_ids), self._pending_track_only)
                     self._active = preload
                     return preload, self._preload_request_locked().body()
             await _io_loop.sleep_until(deadline)
@@ -731,12 +564,12 @@ class Session:
             vendor_id=self._vendor_id,
         )
 
-    def _apply_preload(self, preload: _Preload, outcome: PreloadOutcome) -> None:
+    def _apply_preload(self, preload: Preload, outcome: PreloadOutcome) -> None:
         with self._lock:
             if self._destroyed or self._active is not preload:
                 return  # superseded or destroyed: dropped silently (section 3.1 #7)
             if not preload.track_only:
-                self._metrics.preload()
+                self._recorder.count_preload_locked()
             if isinstance(outcome, PreloadFilled):
                 self._session_id = outcome.session_id
                 if preload.track_only:
@@ -744,7 +577,7 @@ class Session:
                 else:
                     preload.bids = outcome.bids
                     for bid in outcome.bids:
-                        self._emit_locked(
+                        self._recorder.emit_locked(
                             Filled(bid_id=bid.bid_id, code=bid.code, revenue=bid.revenue),
                             code=bid.code,
                             bid_id=bid.bid_id,
@@ -754,12 +587,14 @@ class Session:
                 if outcome.session_id is not None:
                     self._session_id = outcome.session_id
                 self._active = None
-                self._emit_locked(NoFill(skip_code=outcome.skip_code))
+                self._recorder.emit_locked(NoFill(skip_code=outcome.skip_code))
             else:
                 self._active = None
                 if outcome.permanent:
                     self._disabled = True
-                self._emit_locked(AdError(message=outcome.message, err_code=outcome.err_code))
+                self._recorder.emit_locked(
+                    AdError(message=outcome.message, err_code=outcome.err_code)
+                )
         if isinstance(outcome, PreloadError) and outcome.report:
             self._report_error(f"Error preloading ads: {outcome.message}", "Preload.fetch")
         self._debug("Session: preload-result", {"outcome": type(outcome).__name__})
@@ -768,68 +603,26 @@ class Session:
     def _assign_locked(self) -> None:
         """Section 3.3: attach the active preload to the last message if it is an assistant one."""
         preload = self._active
-        if preload is None or not preload.bids or preload.assigned_to is not None:
+        message_id = self._assignments.attach(preload, self._messages)
+        if preload is None or message_id is None:
             return
-        if not self._messages or self._messages[-1].role != "assistant":
-            return
-        message_id = self._messages[-1].id
-        if message_id in self._assignments:
-            return
-        preload.assigned_to = message_id
-        # The assigned message is the last one, so this is "up to and including it".
-        preload.conversation = tuple(self._messages)
-        self._assignments[message_id] = preload
-        for bid in preload.bids:
-            self._bid_messages[bid.bid_id] = message_id
-        if len(self._bid_messages) > MAX_EVENT_HISTORY:
-            # Oldest first (insertion order): their events have left the history too.
-            for stale in list(self._bid_messages)[: len(self._bid_messages) - MAX_EVENT_HISTORY]:
-                del self._bid_messages[stale]
-        for notify in self._assignment_listeners:
-            self._delivery.post(partial(self._guarded, notify))
-        if len(self._assignments) > 2 * MAX_MESSAGES:
-            self._prune_assignments_locked()
-        for key, ad in self._ads.items():
-            if key[0] == message_id:
-                self._delivery.post(partial(self._resolve, ad, preload))
+        self._recorder.assigned_locked()
+        for ad in self._assignments.ads_of_message(message_id):
+            self._delivery.post(partial(self._resolve, ad, preload))
         self._debug_locked("Session: bid-assigned", {"messageId": message_id})
-        self._warn_waiting_ads_locked(message_id)
-
-    def _warn_waiting_ads_locked(self, assigned_to: str) -> None:
-        """A bid went to ``assigned_to`` while ads wait for ids no message has yet.
-
-        Such an id is accepted (the message may come later, e.g. after a stream),
-        but a typo would otherwise leave an ad that silently never fills.
-        """
-        for (message_id, code, _theme), ad in self._ads.items():
-            if message_id not in self._awaited_ids:
-                continue
-            text = (
-                f"{ad!r} waits for message {message_id!r}, but the bid went to assistant "
-                f"message {assigned_to!r}; is {message_id!r} the id of a reply?"
-            )
-            data = {"messageId": message_id, "code": code, "bidAssignedTo": assigned_to}
+        for text, data in self._assignments.waiting_ad_warnings(message_id):
             self._debug_locked("Ad: waiting-for-message", data)
-            self._delivery.post(partial(self._guarded, warnings.warn, text, UserWarning))
+            self._recorder.post_guarded_locked(warnings.warn, text, UserWarning)
 
-    def _prune_assignments_locked(self) -> None:
-        """Forget assignments of messages that left the window and have no ad (bounded memory)."""
-        keep = {message.id for message in self._messages} | {key[0] for key in self._ads}
-        for message_id in [mid for mid in self._assignments if mid not in keep]:
-            del self._assignments[message_id]
-
-    def _resolve(self, ad: Ad, preload: _Preload) -> None:
-        bid = next((bid for bid in preload.bids if bid.code == ad.code), None)
+    def _resolve(self, ad: Ad, preload: Preload) -> None:
+        bid = bid_for(ad, preload)
         if bid is not None:
-            self._guarded(assign, ad, bid, self._server, _frame_context(ad, preload.conversation))
+            context = frame_context(ad, preload.conversation)
+            self._recorder.guarded(assign, ad, bid, self._server, context)
 
     def _forget_ad(self, ad: Ad) -> None:
         with self._lock:
-            key = (ad.message_id, ad.code, ad.theme)
-            if self._ads.get(key) is ad:
-                del self._ads[key]
-                if all(other[0] != ad.message_id for other in self._ads):
-                    self._awaited_ids.discard(ad.message_id)
+            self._assignments.forget_ad(ad)
         self._debug("Ad: destroyed", {"messageId": ad.message_id, "code": ad.code})
 
     def _check_alive(self, method: str) -> None:
@@ -838,112 +631,20 @@ class Session:
                 f"Session.{method}() called after destroy(); create a new session"
             )
 
-    # -- internals: events, debug, errors ------------------------------------------------
-    def _emit(
-        self,
-        event: AdEvent,
-        *,
-        code: str | None = None,
-        message_id: str | None = None,
-        bid_id: str | None = None,
-    ) -> None:
-        """An ad's event; a bid's second view, video start/end or reward is dropped.
-
-        A creative that repeats them would otherwise count revenue, or grant a reward,
-        several times for one bid (docs/protocol.md §13). The ad passes its own code,
-        message and bid (not the creative's) for the history and the metrics.
-        """
-        with self._lock:
-            if isinstance(event, _ONCE_PER_BID):
-                key = (event.name, event.bid_id)
-                if key in self._counted_once:
-                    return
-                self._counted_once[key] = None
-                if len(self._counted_once) > MAX_EVENT_HISTORY:
-                    del self._counted_once[next(iter(self._counted_once))]
-            self._emit_locked(event, code=code, message_id=message_id, bid_id=bid_id)
-
-    def _emit_locked(
-        self,
-        event: AdEvent,
-        *,
-        code: str | None = None,
-        message_id: str | None = None,
-        bid_id: str | None = None,
-    ) -> None:
-        self._history.append(LoggedEvent(event, time.time(), code, message_id, bid_id))
-        self._emitted += 1
-        self._metrics.event(event, code)
-        for stream in self._streams:
-            push_event(stream, event)
-        for callback in (self._on_event, *self._listeners):
-            if callback is not None:
-                self._delivery.post(partial(self._guarded, callback, event))
-
-    def _add_listener(self, listener: EventCallback) -> None:
-        """Deliver every later event to ``listener`` too, in order, on the callback thread."""
-        with self._lock:
-            self._listeners.append(listener)
-
-    def _add_assignment_listener(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (on the callback thread) whenever bids are assigned to a message."""
-        with self._lock:
-            self._assignment_listeners.append(listener)
-
+    # -- internals: debug events and error reports ------------------------------------
     def _debug(self, name: str, data: object | None) -> None:
         with self._lock:
             self._debug_locked(name, data)
 
     def _debug_locked(self, name: str, data: object | None) -> None:
-        callback = self._on_debug_event
-        if callback is not None:
-            self._delivery.post(partial(self._call_debug, callback, name, data))
-        if self._report_debug and not self._destroyed:
-            identity = self._identity()
-            identity["sessionId"] = self._session_id
-            self._delivery.begin()  # wait_idle covers the report (docs/protocol.md §2.3)
-            _client.report(
-                self._server + "/debug", debug_body(name, data, identity), self._delivery.end
-            )
+        self._recorder.debug_locked(name, data)
+        if not self._destroyed:
+            self._reports.debug(name, data, session_id=self._session_id)
 
     def _report_error(self, error: str, stack: str, *, bid_id: str | None = None) -> None:
         logger.warning("kontext-widget: %s", error)
-        if self._report_errors and not self._destroyed:
-            identity = self._identity()
-            identity["bidId"] = bid_id
-            self._delivery.begin()  # wait_idle covers the report (docs/protocol.md §2.3)
-            _client.report(
-                self._server + "/error", error_body(error, stack, identity), self._delivery.end
-            )
-
-    def _identity(self) -> dict[str, str | None]:
-        return {
-            "publisherToken": self._publisher_token,
-            "conversationId": self._conversation_id,
-            "userId": self._user_id,
-            "installId": self._install_id,
-        }
-
-    def _guarded(self, function: Callable[..., object], *args: object) -> None:
-        """Run user-facing code so that an exception never breaks the session."""
-        try:
-            function(*args)
-        except Exception as exc:
-            logger.exception("kontext-widget: a callback raised")
-            callback = self._on_debug_event
-            if callback is not None and function is not callback:
-                self._call_debug(
-                    callback,
-                    "Session: callback-error",
-                    {"error": repr(exc), "traceback": traceback.format_exc()},
-                )
-
-    @staticmethod
-    def _call_debug(callback: DebugCallback, name: str, data: object | None) -> None:
-        try:
-            callback(name, data)
-        except Exception:
-            logger.exception("kontext-widget: on_debug_event raised")
+        if not self._destroyed:
+            self._reports.error(error, stack, bid_id=bid_id)
 
     # -- notebook conveniences (_notebook/chat.py, _notebook/event_log.py) ------------
     def event_log(self) -> EventLog:
@@ -978,17 +679,8 @@ class Session:
         in when its bid arrives). ``display=False`` shows nothing and only
         creates the ad (``create_ad`` instead of ``render``).
         """
-        return chat_turn(
-            self,
-            user,
-            reply,
-            user_message_id=user_message_id,
-            assistant_message_id=assistant_message_id,
-            code=code,
-            theme=theme,
-            display=display,
-            wait=wait,
-        )
+        options = TurnOptions(user_message_id, assistant_message_id, code, theme, display, wait)
+        return chat_turn(self, user, reply, options)
 
     async def chat_turn_async(
         self,
@@ -1012,35 +704,12 @@ class Session:
         so a blocking client does not stall the loop. The wait for the
         ``/preload`` is ``wait_idle_async``.
         """
-        return await chat_turn_async(
-            self,
-            user,
-            reply,
-            user_message_id=user_message_id,
-            assistant_message_id=assistant_message_id,
-            code=code,
-            theme=theme,
-            display=display,
-            wait=wait,
-        )
+        options = TurnOptions(user_message_id, assistant_message_id, code, theme, display, wait)
+        return await chat_turn_async(self, user, reply, options)
 
 
-def create_session(
-    *,
-    publisher_token: str,
-    user_id: str,
-    conversation_id: str,
-    enabled_placement_codes: Sequence[str] | None = None,
-    character: Character | None = None,
-    regulatory: Regulatory | None = None,
-    user_email: str | None = None,
-    variant_id: str | None = None,
-    advertising_id: str | None = None,
-    vendor_id: str | None = None,
-    ad_server_url: str | None = None,
-    on_event: EventCallback | None = None,
-    on_debug_event: DebugCallback | None = None,
-) -> Session:
+@same_options_as(Session)
+def create_session(**options: Any) -> Session:
     """Start an ad session for one conversation; returns at once (``/init`` runs in the background).
 
     All options are keyword-only. A missing or empty required option, or a value
@@ -1084,21 +753,7 @@ def create_session(
     ``"Session: callback-error"``, never propagated; network and server failures
     never raise either: they become ``ad.error`` / ``ad.no-fill`` events.
     """
-    return Session(
-        publisher_token=publisher_token,
-        user_id=user_id,
-        conversation_id=conversation_id,
-        enabled_placement_codes=enabled_placement_codes,
-        character=character,
-        regulatory=regulatory,
-        user_email=user_email,
-        variant_id=variant_id,
-        advertising_id=advertising_id,
-        vendor_id=vendor_id,
-        ad_server_url=ad_server_url,
-        on_event=on_event,
-        on_debug_event=on_debug_event,
-    )
+    return Session(**options)
 
 
 class SessionLink:
@@ -1116,7 +771,7 @@ class SessionLink:
 
     # -- AdHost
     def emit(self, event: AdEvent, *, code: str, message_id: str, bid_id: str | None) -> None:
-        self._session._emit(event, code=code, message_id=message_id, bid_id=bid_id)
+        self._session._recorder.emit(event, code=code, message_id=message_id, bid_id=bid_id)
 
     def report_error(self, error: str, stack: str, *, bid_id: str | None) -> None:
         self._session._report_error(error, stack, bid_id=bid_id)
@@ -1127,7 +782,7 @@ class SessionLink:
     # -- EventFeed
     @property
     def emitted(self) -> int:
-        return self._session._emitted
+        return self._session._recorder.emitted
 
     def logged_events(self, last: int) -> list[LoggedEvent]:
         return self._session._logged_events(last)
@@ -1136,10 +791,10 @@ class SessionLink:
         return self._session.metrics()
 
     def add_listener(self, listener: EventCallback) -> None:
-        self._session._add_listener(listener)
+        self._session._recorder.add_listener(listener)
 
     def add_assignment_listener(self, listener: Callable[[], None]) -> None:
-        self._session._add_assignment_listener(listener)
+        self._session._recorder.add_assignment_listener(listener)
 
 
 def session_link(session: Session) -> SessionLink:

@@ -216,7 +216,7 @@ def test_stream_of_a_destroyed_session_is_empty(server: kw.LocalAdServer) -> Non
 
 def _streams_left(session: kw.Session) -> int:
     gc.collect()
-    return len(session._streams)
+    return session._recorder.stream_count
 
 
 def test_consumers_that_stop_early_leave_nothing_behind(server: kw.LocalAdServer) -> None:
@@ -287,7 +287,7 @@ def test_a_slow_consumer_is_bounded_and_keeps_the_newest_events(
         session = _session(server)
         stream = session.stream_events(max_buffered=100)
         for index in range(10_000):
-            session._emit(kw.NoFill(skip_code=f"code-{index}"))
+            session._recorder.emit(kw.NoFill(skip_code=f"code-{index}"))
         held = len(stream._buffer)
         session.destroy()
         codes = [event.skip_code async for event in stream]  # type: ignore[attr-defined]

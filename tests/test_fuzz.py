@@ -40,17 +40,14 @@ from kontext_widget import (
     create_session,
 )
 from kontext_widget._frame.inbound import FrameProtocol
-from kontext_widget._network.wire import (
-    MAX_PRELOAD_TIMEOUT_MS,
-    Bid,
-    DecodeError,
-    InitSettings,
+from kontext_widget._network.init import MAX_PRELOAD_TIMEOUT_MS, InitSettings, decode_init
+from kontext_widget._network.preload import (
     PreloadError,
     PreloadFilled,
     PreloadNoFill,
     classify_preload,
-    decode_init,
 )
+from kontext_widget._network.wire import Bid, DecodeError
 
 FUZZ = settings(
     max_examples=150,

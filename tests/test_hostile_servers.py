@@ -33,7 +33,9 @@ from kontext_widget._constants import TIMING
 from kontext_widget._network.bounded_body import _STEP as STEP
 from kontext_widget._network.bounded_body import ACCEPT_ENCODING, BodyRefused, read_bounded
 from kontext_widget._network.client import MAX_RESPONSE_BYTES
-from kontext_widget._network.wire import MAX_ANSWER_STRING, MAX_BIDS, MAX_PRELOAD_TIMEOUT_MS
+from kontext_widget._network.init import MAX_PRELOAD_TIMEOUT_MS
+from kontext_widget._network.preload import MAX_BIDS
+from kontext_widget._network.wire import MAX_ANSWER_STRING
 
 MIB = 1 << 20
 # "Within a few MB of the 1 MiB cap": the body, one zlib step per layer, the socket chunk.
@@ -251,7 +253,7 @@ def test_capped_timeout_still_ends_a_hanging_preload(
     server: FaultServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The cap itself shortened so that the test shows a hang is cut, not merely a number.
-    monkeypatch.setattr("kontext_widget._network.wire.MAX_PRELOAD_TIMEOUT_MS", 150)
+    monkeypatch.setattr("kontext_widget._network.init.MAX_PRELOAD_TIMEOUT_MS", 150)
     server.init = raw(b'{"preloadTimeout": 1e308}')
     recorder = Recorder()
     with open_session(server.url, recorder) as session:

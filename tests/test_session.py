@@ -888,7 +888,7 @@ def test_callbacks_run_in_order_on_the_callback_thread(
 def test_events_history_is_bounded(make_session: SessionFactory) -> None:
     session = make_session()
     for i in range(1005):
-        session._emit(kw.NoFill(skip_code=str(i)))
+        session._recorder.emit(kw.NoFill(skip_code=str(i)))
     events = session.events
     assert len(events) == 1000
     assert events[0] == kw.NoFill(skip_code="5")

@@ -7,18 +7,15 @@ import uuid
 
 import pytest
 
-from kontext_widget._network.wire import (
-    Bid,
-    DecodeError,
-    InitSettings,
+from kontext_widget._network.init import InitSettings, decode_init
+from kontext_widget._network.preload import (
     PreloadError,
     PreloadFilled,
     PreloadNoFill,
     classify_preload,
-    debug_body,
-    decode_init,
-    error_body,
 )
+from kontext_widget._network.reports import debug_body, error_body
+from kontext_widget._network.wire import Bid, DecodeError
 
 SID = "5b0f6a2e-9c1d-4e7f-8a3b-1c2d3e4f5a6b"
 BID = "0190f3c2-7d1e-7a6b-9c3d-2f4e5a6b7c8d"

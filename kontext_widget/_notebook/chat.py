@@ -44,6 +44,7 @@ __all__ = [
     "PendingTurn",
     "Reply",
     "StreamDrawing",
+    "TurnOptions",
     "chat_bubble_html",
     "chat_bundle",
     "chat_turn",
@@ -252,6 +253,18 @@ def _collect(stream: Iterable[str], display: _StreamDisplay | None) -> str:
 
 
 @dataclass(frozen=True)
+class TurnOptions:
+    """The keywords of ``Session.chat_turn`` and ``chat_turn_async``, as passed (unchecked)."""
+
+    user_message_id: str | None
+    assistant_message_id: str | None
+    code: str
+    theme: str | None
+    display: bool
+    wait: float | None
+
+
+@dataclass(frozen=True)
 class PendingTurn:
     """A turn whose user message was added: what is left is the reply and the ad."""
 
@@ -288,30 +301,10 @@ class PendingTurn:
         return ChatTurn(user=self.user_message, assistant=assistant_message, ad=ad)
 
 
-def chat_turn(
-    session: Session,
-    user: str,
-    reply: Reply,
-    *,
-    user_message_id: str | None = None,
-    assistant_message_id: str | None = None,
-    code: str = "inlineAd",
-    theme: str | None = None,
-    display: bool = True,
-    wait: float | None = 5.0,
-) -> ChatTurn:
+def chat_turn(session: Session, user: str, reply: Reply, options: TurnOptions) -> ChatTurn:
     """Run one exchange; see ``Session.chat_turn`` for the parameters."""
     _check_reply(reply)
-    turn = start_turn(
-        session,
-        user,
-        user_message_id=user_message_id,
-        assistant_message_id=assistant_message_id,
-        code=code,
-        theme=theme,
-        display=display,
-        wait=wait,
-    )
+    turn = start_turn(session, user, options)
     text = _resolve_reply(reply, session.messages)
     if isinstance(text, str):
         assistant_message = turn.add_reply(text)
@@ -322,23 +315,15 @@ def chat_turn(
         finally:
             if stream is not None:
                 stream.end()  # empties the stream (also when the stream raised)
-    if wait:
-        session.wait_idle(wait)
+    if turn.wait:
+        session.wait_idle(turn.wait)
     return turn.finish(assistant_message)
 
 
-def start_turn(
-    session: Session,
-    user: str,
-    *,
-    user_message_id: str | None,
-    assistant_message_id: str | None,
-    code: str,
-    theme: str | None,
-    display: bool,
-    wait: float | None,
-) -> PendingTurn:
+def start_turn(session: Session, user: str, options: TurnOptions) -> PendingTurn:
     """Check the arguments (raising before anything is added), add and show the user message."""
+    user_message_id, assistant_message_id = options.user_message_id, options.assistant_message_id
+    code, theme, display, wait = options.code, options.theme, options.display, options.wait
     if not isinstance(user, str):
         raise TypeError(f"user must be the user's message text (a str), got {type(user).__name__}")
     if not isinstance(code, str) or code not in session.enabled_placement_codes:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kontext_widget._types import Message
 
-from .chat import ChatTurn, PendingTurn, ReplyText, StreamDrawing, start_turn
+from .chat import ChatTurn, PendingTurn, ReplyText, StreamDrawing, TurnOptions, start_turn
 
 if TYPE_CHECKING:
     from kontext_widget._session import Session
@@ -103,30 +103,12 @@ async def _pull(stream: Iterable[str] | AsyncIterable[str], drawing: StreamDrawi
 
 
 async def chat_turn_async(
-    session: Session,
-    user: str,
-    reply: AsyncReply,
-    *,
-    user_message_id: str | None = None,
-    assistant_message_id: str | None = None,
-    code: str = "inlineAd",
-    theme: str | None = None,
-    display: bool = True,
-    wait: float | None = 5.0,
+    session: Session, user: str, reply: AsyncReply, options: TurnOptions
 ) -> ChatTurn:
     """Run one exchange; see ``Session.chat_turn_async`` for the parameters."""
     _check_reply(reply)
     try:
-        turn = start_turn(
-            session,
-            user,
-            user_message_id=user_message_id,
-            assistant_message_id=assistant_message_id,
-            code=code,
-            theme=theme,
-            display=display,
-            wait=wait,
-        )
+        turn = start_turn(session, user, options)
     except BaseException:
         if inspect.iscoroutine(reply):
             reply.close()  # never awaited: spare the user a "was never awaited" warning
@@ -136,6 +118,6 @@ async def chat_turn_async(
         assistant_message = turn.add_reply(text)
     else:
         assistant_message = await _collect(text, turn)  # type: ignore[arg-type]
-    if wait:
-        await session.wait_idle_async(wait)
+    if turn.wait:
+        await session.wait_idle_async(turn.wait)
     return turn.finish(assistant_message)
