@@ -85,13 +85,13 @@ class _Tracer:
         self.marks.setdefault(name, time.perf_counter())
 
     def install(self) -> None:
-        from kontext_widget import _session
+        from kontext_widget import _session_state
         from kontext_widget._network import client as _client
         from kontext_widget._network import preload as _preload
 
         tracer = self
         attempt = _client._attempt
-        debounce = _session.Session._debounce
+        debounce = _session_state.SessionState._debounce
         classify = _preload.classify_preload
         trace_names = {
             "http11.send_request_headers.started": "connection acquired",
@@ -124,7 +124,7 @@ class _Tracer:
             return result
 
         _client._attempt = traced_attempt  # type: ignore[assignment]
-        _session.Session._debounce = traced_debounce  # type: ignore[method-assign]
+        _session_state.SessionState._debounce = traced_debounce  # type: ignore[method-assign]
         _preload.classify_preload = traced_classify
         del attempt
 

@@ -2,7 +2,7 @@
 
 A ``Session`` owns its ads, event streams and event log; each of them talks
 back to it only through the small ``Protocol`` declared here, which the session
-implements with one link object (``_session.SessionLink``) handed to them at
+implements with one link object (``_session_state.SessionLink``) handed to them at
 construction. The other direction goes through the owned module's
 public-but-internal functions (``_ad.assign``, ``_ad.send_user_event``,
 ``_streams.push_event``, ...), which the package does not export. No module calls

@@ -1,9 +1,10 @@
-"""Checks of what users pass to a session, each raising an error that names the option.
+"""A session's options: the checks of what users pass, each error naming the option.
 
 ``Session.__init__`` is the one place its options are declared; ``create_session``
 takes the same signature with ``same_options_as`` instead of writing it again, so
 ``help()`` and the API reference show every option for both. What the options
-mean is written once, in ``create_session``'s docstring.
+mean is written once, in ``create_session``'s docstring. Checked, they travel
+as one ``SessionOptions``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, ParamSpec, TypeVar, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from kontext_widget._constants import DEFAULT_PLACEMENT_CODE, DEFAULT_SERVER_URL, SERVER_URL_ENV
 
+if TYPE_CHECKING:
+    from kontext_widget._events import AdEvent
+    from kontext_widget._types import Character, Regulatory
+
 __all__ = [
+    "DebugCallback",
+    "EventCallback",
+    "SessionOptions",
     "check_timeout",
     "optional_callable",
     "optional_instance",
@@ -32,8 +41,30 @@ __all__ = [
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
+EventCallback = Callable[["AdEvent"], None]
+DebugCallback = Callable[[str, "object | None"], None]
+
 Options = ParamSpec("Options")
 Made = TypeVar("Made")
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """A session's checked options; the targeting ones change with ``update_options``."""
+
+    publisher_token: str
+    user_id: str
+    conversation_id: str
+    enabled_placement_codes: tuple[str, ...]
+    character: Character | None
+    regulatory: Regulatory | None
+    user_email: str | None
+    variant_id: str | None
+    advertising_id: str | None
+    vendor_id: str | None
+    ad_server_url: str
+    on_event: EventCallback | None
+    on_debug_event: DebugCallback | None
 
 
 def same_options_as(

@@ -29,14 +29,12 @@ from kontext_widget._delivery import Delivery
 from kontext_widget._events import AdEvent, RewardGranted, VideoCompleted, VideoStarted, Viewed
 from kontext_widget._interfaces import LoggedEvent
 from kontext_widget._metrics import MetricsCounter, SessionMetrics, event_record
+from kontext_widget._options import DebugCallback, EventCallback
 from kontext_widget._streams import EventStream, push_event
 
-__all__ = ["DebugCallback", "EventCallback", "EventRecorder"]
+__all__ = ["EventRecorder"]
 
 logger = logging.getLogger("kontext_widget")
-
-EventCallback = Callable[[AdEvent], None]
-DebugCallback = Callable[[str, "object | None"], None]
 
 # Events a bid may cause only once: each counts revenue or grants something.
 _ONCE_PER_BID = (Viewed, VideoStarted, VideoCompleted, RewardGranted)

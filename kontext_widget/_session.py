@@ -1,59 +1,27 @@
-"""The session: the public ``Session`` and ``create_session``, and the state machine behind them.
+"""The public ``Session`` and ``create_session``: what users call, checked and documented.
 
-docs/protocol.md §3. The session owns its state and decides; the work lives
-in modules named for it: argument checks (``_options``), the requests
-(``_network.init``, ``_network.preload``, ``_network.reports``), bids ->
-messages and the ads (``_assignment``), the events (``_recorder``) and what a
-creative is told (``_frame.context``).
-
-Threading model. Public methods run on the caller's thread and only record and
-schedule: they take ``_lock`` for a few microseconds and never wait on I/O.
-Network work runs on the process-wide I/O loop (``_io_loop``). Callbacks and
-ad updates go through ``_delivery`` in emission order, on the kernel's main
-thread in Jupyter. All mutable state below (the recorder's and the
-assignment's included) is guarded by ``_lock``; it is never held across an
-``await`` or while user code runs.
+Each method checks its arguments (``_options``), raising an error that names
+the bad one at the call, and hands the work to the session's state
+(``_session_state.SessionState``), which owns everything that changes. See
+that module for the threading model.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
-import time
-import warnings
-from collections import deque
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from functools import partial
-from itertools import count
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._ad import Ad, assign, send_user_event
-from ._assignment import BidAssignment, Preload, bid_for
-from ._constants import DEFAULT_PLACEMENT_CODE, MAX_MESSAGES, TIMING
-from ._delivery import Delivery
-from ._device import device
-from ._events import AdError, AdEvent, Filled, NoFill
-from ._exceptions import SessionDestroyedError
-from ._frame.context import frame_context
-from ._install_id import install_id
-from ._interfaces import LoggedEvent
+from ._ad import Ad, send_user_event
+from ._constants import DEFAULT_PLACEMENT_CODE
+from ._events import AdEvent
 from ._metrics import SessionMetrics
-from ._network import io_loop as _io_loop
-from ._network.init import fetch_init
-from ._network.preload import (
-    PreloadError,
-    PreloadFilled,
-    PreloadNoFill,
-    PreloadOutcome,
-    PreloadRequest,
-    fetch_preload,
-)
-from ._network.reports import Reports
 from ._notebook.chat import ChatTurn, Reply, TurnOptions, chat_turn
 from ._notebook.chat_async import AsyncReply, chat_turn_async
 from ._notebook.event_log import EventLog
 from ._options import (
+    DebugCallback,
+    EventCallback,
+    SessionOptions,
     check_timeout,
     optional_callable,
     optional_instance,
@@ -62,17 +30,12 @@ from ._options import (
     require_text,
     same_options_as,
     server_url,
-    warn_caller,
 )
-from ._recorder import DebugCallback, EventCallback, EventRecorder
-from ._streams import DEFAULT_MAX_BUFFERED, EventStream, end_stream
+from ._session_state import SessionLink, SessionState
+from ._streams import DEFAULT_MAX_BUFFERED, EventStream
 from ._types import Character, Message, Regulatory
 
 __all__ = ["Session", "create_session"]
-
-logger = logging.getLogger("kontext_widget")
-
-_preload_ids = count(1)
 
 
 class Session:
@@ -103,56 +66,22 @@ class Session:
         on_event: EventCallback | None = None,
         on_debug_event: DebugCallback | None = None,
     ) -> None:
-        self._publisher_token = require_text("publisher_token", publisher_token)
-        self._user_id = require_text("user_id", user_id)
-        self._conversation_id = require_text("conversation_id", conversation_id)
-        self._codes = placement_codes(enabled_placement_codes)
-        self._character: Character | None = optional_instance("character", character, Character)
-        self._regulatory: Regulatory | None = optional_instance(
-            "regulatory", regulatory, Regulatory
+        options = SessionOptions(
+            publisher_token=require_text("publisher_token", publisher_token),
+            user_id=require_text("user_id", user_id),
+            conversation_id=require_text("conversation_id", conversation_id),
+            enabled_placement_codes=placement_codes(enabled_placement_codes),
+            character=optional_instance("character", character, Character),
+            regulatory=optional_instance("regulatory", regulatory, Regulatory),
+            user_email=optional_text("user_email", user_email),
+            variant_id=optional_text("variant_id", variant_id),
+            advertising_id=optional_text("advertising_id", advertising_id),
+            vendor_id=optional_text("vendor_id", vendor_id),
+            ad_server_url=server_url(ad_server_url),
+            on_event=optional_callable("on_event", on_event),
+            on_debug_event=optional_callable("on_debug_event", on_debug_event),
         )
-        self._user_email = optional_text("user_email", user_email)
-        self._variant_id = optional_text("variant_id", variant_id)
-        self._advertising_id = optional_text("advertising_id", advertising_id)
-        self._vendor_id = optional_text("vendor_id", vendor_id)
-        self._server = server_url(ad_server_url)
-        self._install_id = install_id()
-
-        self._lock = threading.Lock()
-        self._delivery = Delivery()
-        self._recorder = EventRecorder(
-            self._lock,
-            self._delivery,
-            self._codes,
-            optional_callable("on_event", on_event),
-            optional_callable("on_debug_event", on_debug_event),
-        )
-        identity = {
-            "publisherToken": self._publisher_token,
-            "conversationId": self._conversation_id,
-            "userId": self._user_id,
-            "installId": self._install_id,
-        }
-        self._reports = Reports(self._server, identity, self._delivery)
-        self._messages: deque[Message] = deque(maxlen=MAX_MESSAGES)
-        self._session_id: str | None = None
-        self._disabled = False
-        self._destroyed = False
-        self._preload_timeout_ms = round(TIMING.preload_timeout * 1000)
-        # Debounce and preload (section 3.1).
-        self._debounce_deadline = 0.0
-        self._debounce_pending = False
-        self._pending_track_only = False
-        self._active: Preload | None = None
-        self._preload_task: asyncio.Task[None] | None = None
-        self._init_task: asyncio.Task[None] | None = None
-        self._holding = False  # I/O loop only: this session holds a spare connection
-        # Bid assignment (section 3.3) and ads (section 3.4).
-        self._assignments = BidAssignment()
-
-        self._debug("Session: created", {"conversationId": self._conversation_id})
-        self._delivery.begin()
-        _io_loop.call_soon(self._start_init)
+        self._state = SessionState(options)
 
     # -- context manager and repr --------------------------------------------------
     def __enter__(self) -> Session:
@@ -169,22 +98,23 @@ class Session:
 
     def __repr__(self) -> str:
         # Stable across runs: no server-assigned ids (nbval compares reprs).
-        if self._destroyed:
+        options = self._state.options
+        if self._state.destroyed:
             state = "destroyed"
-        elif self._disabled:
+        elif self._state.disabled:
             state = "disabled"
         else:
             state = "active"
         return (
-            f"Session(user_id={self._user_id!r}, conversation_id={self._conversation_id!r}, "
-            f"messages={len(self._messages)}, state={state!r})"
+            f"Session(user_id={options.user_id!r}, conversation_id={options.conversation_id!r}, "
+            f"messages={len(self._state.messages())}, state={state!r})"
         )
 
     # -- read-only state -----------------------------------------------------------
     @property
     def session_id(self) -> str | None:
         """Server-assigned session id; ``None`` until a ``/preload`` answer carries one."""
-        return self._session_id
+        return self._state.session_id
 
     @property
     def disabled(self) -> bool:
@@ -194,28 +124,27 @@ class Session:
         (each with its ``ad.error``). No ``/preload`` is sent any more; messages
         are still recorded and ads already filled keep working.
         """
-        return self._disabled
+        return self._state.disabled
 
     @property
     def destroyed(self) -> bool:
         """``True`` after ``destroy()``: every method that would add or create then raises."""
-        return self._destroyed
+        return self._state.destroyed
 
     @property
     def messages(self) -> tuple[Message, ...]:
         """The registered messages in order, newest 30 (what the next ``/preload`` carries)."""
-        with self._lock:
-            return tuple(self._messages)
+        return self._state.messages()
 
     @property
     def preload_timeout_ms(self) -> int:
         """The ``/preload`` time limit in ms (16000 unless ``/init`` set another)."""
-        return self._preload_timeout_ms
+        return self._state.preload_timeout_ms
 
     @property
     def events(self) -> list[AdEvent]:
         """Every event this session emitted, oldest first (the newest 1,000)."""
-        return self._recorder.events()
+        return self._state.recorder.events()
 
     def metrics(self) -> SessionMetrics:
         """Counts and rates per placement code and overall, over the whole session.
@@ -223,7 +152,7 @@ class Session:
         See ``PlacementMetrics`` for what each figure counts. After
         ``wait_idle()`` the figures are final, so they print the same on every run.
         """
-        return self._recorder.metrics()
+        return self._state.recorder.metrics()
 
     def to_records(self) -> list[dict[str, Any]]:
         """The event history (newest 1,000) as plain dicts, oldest first.
@@ -234,23 +163,17 @@ class Session:
         ``payload`` (the event's ``payload`` dict). ``pandas.DataFrame(records)``
         and ``polars.DataFrame(records)`` take it as is; neither is a dependency.
         """
-        with self._lock:
-            return self._recorder.records_locked(self._assignments.bid_messages)
-
-    def _logged_events(self, last: int) -> list[LoggedEvent]:
-        """The newest ``last`` events of the history, message ids resolved (for the event log)."""
-        with self._lock:
-            return self._recorder.logged_events_locked(last, self._assignments.bid_messages)
+        return self._state.to_records()
 
     @property
     def ad_server_url(self) -> str:
         """The ad server this session talks to, without a trailing slash."""
-        return self._server
+        return self._state.options.ad_server_url
 
     @property
     def enabled_placement_codes(self) -> tuple[str, ...]:
         """The placement codes this session asks bids for (``("inlineAd",)`` by default)."""
-        return self._codes
+        return self._state.options.enabled_placement_codes
 
     # -- messages -----------------------------------------------------------------
     def add_message(
@@ -265,25 +188,7 @@ class Session:
         msg = Message.coerce(message)
         if not isinstance(track_only, bool):
             raise TypeError(f"track_only must be a bool, got {type(track_only).__name__}")
-        start_task = False
-        with self._lock:
-            self._check_alive("add_message")
-            self._messages.append(msg)
-            self._assignments.message_added(msg.id)
-            self._assign_locked()
-            if msg.role == "user":
-                self._active = None  # stale-result guard: an older preload's answer is dropped
-                self._pending_track_only = track_only
-                if not self._disabled:
-                    self._debounce_deadline = time.monotonic() + TIMING.debounce
-                    if not self._debounce_pending:
-                        self._debounce_pending = True
-                        start_task = True
-        if start_task:
-            self._delivery.begin()
-            _io_loop.call_soon(self._start_preload)
-        if self._recorder.on_debug_event is not None or self._reports.debug_enabled:
-            self._debug("Session: message-added", {"id": msg.id, "role": msg.role})
+        self._state.add_message(msg, track_only)
 
     # -- ads ----------------------------------------------------------------------
     def create_ad(
@@ -297,37 +202,13 @@ class Session:
         require_text("message_id", message_id)
         require_text("code", code)
         theme = optional_text("theme", theme) or None
-        if code not in self._codes:
+        codes = self._state.options.enabled_placement_codes
+        if code not in codes:
             raise ValueError(
                 f"code {code!r} is not an enabled placement code of this session "
-                f"(enabled_placement_codes={list(self._codes)!r})"
+                f"(enabled_placement_codes={list(codes)!r})"
             )
-        with self._lock:
-            self._check_alive("create_ad")
-            # docs/protocol.md §3.4: bids go to assistant messages only, so say so now
-            # rather than leave an ad that silently never fills.
-            is_user = any(m.id == message_id and m.role == "user" for m in self._messages)
-            existing = self._assignments.ad(message_id, code, theme)
-            if existing is not None:
-                return existing
-            replaced = self._assignments.ads_of_message(message_id, code)
-        if is_user:
-            warn_caller(
-                f"message {message_id!r} is a user message: ads go under assistant messages, "
-                f"so this ad ({code!r}) will never fill; pass the assistant reply's id"
-            )
-        for ad in replaced:
-            ad.destroy()
-        ad = Ad(SessionLink(self), message_id, code, theme)
-        with self._lock:
-            if self._destroyed:
-                ad.destroy()
-                raise SessionDestroyedError("the session was destroyed while creating the ad")
-            preload = self._assignments.add_ad(ad, self._messages)
-        if preload is not None:
-            self._resolve(ad, preload)
-        self._debug("Ad: created", {"messageId": message_id, "code": code, "theme": theme})
-        return ad
+        return self._state.create_ad(message_id, code, theme)
 
     def render(
         self, message_id: str, *, code: str = DEFAULT_PLACEMENT_CODE, theme: str | None = None
@@ -347,9 +228,7 @@ class Session:
         require_text("code", code)
         if payload is not None and not isinstance(payload, Mapping):
             raise TypeError(f"payload must be a mapping or None, got {type(payload).__name__}")
-        with self._lock:
-            ads = self._assignments.ads_of_code(code)
-        for ad in ads:
+        for ad in self._state.ads_of_code(code):
             send_user_event(ad, name, dict(payload) if payload is not None else None)
 
     # -- options ------------------------------------------------------------------
@@ -372,16 +251,15 @@ class Session:
                 "kontext_widget.create_session(...) instead"
             )
         updates = {
-            "_variant_id": optional_text("variant_id", variant_id),
-            "_regulatory": optional_instance("regulatory", regulatory, Regulatory),
-            "_user_email": optional_text("user_email", user_email),
-            "_advertising_id": optional_text("advertising_id", advertising_id),
-            "_vendor_id": optional_text("vendor_id", vendor_id),
+            "variant_id": optional_text("variant_id", variant_id),
+            "regulatory": optional_instance("regulatory", regulatory, Regulatory),
+            "user_email": optional_text("user_email", user_email),
+            "advertising_id": optional_text("advertising_id", advertising_id),
+            "vendor_id": optional_text("vendor_id", vendor_id),
         }
-        with self._lock:
-            for attribute, value in updates.items():
-                if value is not None:
-                    setattr(self, attribute, value)
+        self._state.update_options(
+            {name: value for name, value in updates.items() if value is not None}
+        )
 
     # -- lifecycle ------------------------------------------------------------------
     def wait_idle(self, timeout: float = 30.0) -> bool:
@@ -394,7 +272,7 @@ class Session:
         Inside a notebook cell this delivers the callbacks itself (the kernel's
         main thread, where they normally run, is the one waiting).
         """
-        return self._delivery.wait_idle(check_timeout(timeout))
+        return self._state.delivery.wait_idle(check_timeout(timeout))
 
     async def wait_idle_async(self, timeout: float = 30.0) -> bool:
         """``wait_idle`` without blocking the event loop it is awaited on.
@@ -403,7 +281,7 @@ class Session:
         delivered to ``on_event``; ``False`` on timeout. Works with top-level
         ``await`` in Jupyter and marimo and under ``asyncio.run``.
         """
-        return await self._delivery.wait_idle_async(check_timeout(timeout))
+        return await self._state.delivery.wait_idle_async(check_timeout(timeout))
 
     def stream_events(self, *, max_buffered: int = DEFAULT_MAX_BUFFERED) -> EventStream:
         """Every event emitted from now on, as an async iterator that ends when the session does.
@@ -417,13 +295,7 @@ class Session:
         """
         if isinstance(max_buffered, bool) or not isinstance(max_buffered, int) or max_buffered < 1:
             raise ValueError(f"max_buffered must be an int >= 1, got {max_buffered!r}")
-        stream = EventStream(max_buffered, self._recorder.unsubscribe)
-        with self._lock:
-            if not self._destroyed:
-                self._recorder.subscribe_locked(stream)
-                return stream
-        end_stream(stream)  # a destroyed session has no later events
-        return stream
+        return self._state.open_stream(max_buffered)
 
     def destroy(self) -> None:
         """Cancel in-flight work, destroy every ad, stop all requests. Idempotent.
@@ -431,19 +303,7 @@ class Session:
         Every ``stream_events()`` iterator ends once it has yielded the events
         emitted before this call.
         """
-        with self._lock:
-            if self._destroyed:
-                return
-            self._destroyed = True
-            self._active = None
-            ads = self._assignments.clear()
-            streams = self._recorder.end_streams_locked()
-        for stream in streams:
-            end_stream(stream)
-        for ad in ads:
-            ad.destroy()
-        _io_loop.call_soon(self._cancel_tasks)
-        self._debug("Session: destroyed", None)
+        self._state.destroy()
 
     close = destroy
 
@@ -456,196 +316,6 @@ class Session:
         self.destroy()
         await self.wait_idle_async(timeout)
 
-    # -- internals: I/O loop side -----------------------------------------------------
-    def _cancel_tasks(self) -> None:
-        for task in (self._preload_task, self._init_task):
-            if task is not None:
-                task.cancel()
-        if self._holding:
-            self._holding = False
-            _io_loop.warm().release(self._server)
-
-    def _start_init(self) -> None:
-        if self._destroyed:
-            self._delivery.end()
-            return
-        # A connection to the server is kept ready while the session lives (_network/warm.py).
-        self._holding = True
-        _io_loop.warm().hold(self._server)
-        self._init_task = self._track(self._run_init())
-
-    async def _run_init(self) -> None:
-        try:
-            settings = await fetch_init(
-                self._server, self._publisher_token, self._user_id, self._install_id
-            )
-        except Exception as exc:  # network, decoding, or a bug of ours: never the user's problem
-            # The /error gate is treated as open: /init never said otherwise.
-            self._report_error(f"Error initializing session: {exc}", "Init.fetch")
-            return
-        if settings is None:
-            return
-        with self._lock:
-            if self._destroyed:
-                return
-            # Android applies the other fields even when enabled is false.
-            self._reports.errors_enabled = settings.report_errors
-            self._reports.debug_enabled = settings.report_debug
-            if settings.preload_timeout_ms is not None:
-                self._preload_timeout_ms = settings.preload_timeout_ms
-            if not settings.enabled and not self._disabled:
-                self._disabled = True
-                self._recorder.emit_locked(
-                    AdError(message="Session is disabled", err_code="session_disabled_by_init")
-                )
-
-    def _start_preload(self) -> None:
-        if self._holding:
-            _io_loop.warm().prepare(self._server)  # opened while the debounce runs
-        previous = self._preload_task
-        if previous is not None and not previous.done():
-            previous.cancel()  # superseded: no event, no /error (section 2)
-        self._preload_task = self._track(self._run_preload())
-
-    def _track(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Start ``coro`` and end its ``begin()`` when it finishes, even if cancelled unstarted."""
-        task = _io_loop.loop().create_task(coro)
-        task.add_done_callback(lambda _task: self._delivery.end())
-        return task
-
-    async def _run_preload(self) -> None:
-        request = await self._debounce()
-        if request is None:
-            return
-        preload, body = request
-        self._debug("Session: preload-start", {"messageCount": len(body["messages"])})
-        outcome = await fetch_preload(
-            self._server,
-            body,
-            publisher_token=self._publisher_token,
-            track_only=preload.track_only,
-            timeout_ms=self._preload_timeout_ms,
-            codes=self._codes,
-        )
-        self._apply_preload(preload, outcome)
-
-    async def _debounce(self) -> tuple[Preload, dict[str, Any]] | None:
-        """Wait until 10 ms passed without a user message, then snapshot the request."""
-        while True:
-            with self._lock:
-                if self._destroyed:
-                    self._debounce_pending = False
-                    return None
-                deadline = self._debounce_deadline
-                if deadline <= time.monotonic():
-                    self._debounce_pending = False
-                    if self._disabled:
-                        return None
-                    preload = Preload(next(_preload_ids), self._pending_track_only)
-                    self._active = preload
-                    return preload, self._preload_request_locked().body()
-            await _io_loop.sleep_until(deadline)
-
-    def _preload_request_locked(self) -> PreloadRequest:
-        return PreloadRequest(
-            publisher_token=self._publisher_token,
-            user_id=self._user_id,
-            install_id=self._install_id,
-            conversation_id=self._conversation_id,
-            enabled_placement_codes=self._codes,
-            messages=tuple(self._messages),
-            device=device(),
-            session_id=self._session_id,
-            character=self._character,
-            regulatory=self._regulatory,
-            user_email=self._user_email,
-            variant_id=self._variant_id,
-            advertising_id=self._advertising_id,
-            vendor_id=self._vendor_id,
-        )
-
-    def _apply_preload(self, preload: Preload, outcome: PreloadOutcome) -> None:
-        with self._lock:
-            if self._destroyed or self._active is not preload:
-                return  # superseded or destroyed: dropped silently (section 3.1 #7)
-            if not preload.track_only:
-                self._recorder.count_preload_locked()
-            if isinstance(outcome, PreloadFilled):
-                self._session_id = outcome.session_id
-                if preload.track_only:
-                    self._active = None  # section 3.2: no ad.filled, never assigned
-                else:
-                    preload.bids = outcome.bids
-                    for bid in outcome.bids:
-                        self._recorder.emit_locked(
-                            Filled(bid_id=bid.bid_id, code=bid.code, revenue=bid.revenue),
-                            code=bid.code,
-                            bid_id=bid.bid_id,
-                        )
-                    self._assign_locked()
-            elif isinstance(outcome, PreloadNoFill):
-                if outcome.session_id is not None:
-                    self._session_id = outcome.session_id
-                self._active = None
-                self._recorder.emit_locked(NoFill(skip_code=outcome.skip_code))
-            else:
-                self._active = None
-                if outcome.permanent:
-                    self._disabled = True
-                self._recorder.emit_locked(
-                    AdError(message=outcome.message, err_code=outcome.err_code)
-                )
-        if isinstance(outcome, PreloadError) and outcome.report:
-            self._report_error(f"Error preloading ads: {outcome.message}", "Preload.fetch")
-        self._debug("Session: preload-result", {"outcome": type(outcome).__name__})
-
-    # -- internals: bid assignment and ads ----------------------------------------------
-    def _assign_locked(self) -> None:
-        """Section 3.3: attach the active preload to the last message if it is an assistant one."""
-        preload = self._active
-        message_id = self._assignments.attach(preload, self._messages)
-        if preload is None or message_id is None:
-            return
-        self._recorder.assigned_locked()
-        for ad in self._assignments.ads_of_message(message_id):
-            self._delivery.post(partial(self._resolve, ad, preload))
-        self._debug_locked("Session: bid-assigned", {"messageId": message_id})
-        for text, data in self._assignments.waiting_ad_warnings(message_id):
-            self._debug_locked("Ad: waiting-for-message", data)
-            self._recorder.post_guarded_locked(warnings.warn, text, UserWarning)
-
-    def _resolve(self, ad: Ad, preload: Preload) -> None:
-        bid = bid_for(ad, preload)
-        if bid is not None:
-            context = frame_context(ad, preload.conversation)
-            self._recorder.guarded(assign, ad, bid, self._server, context)
-
-    def _forget_ad(self, ad: Ad) -> None:
-        with self._lock:
-            self._assignments.forget_ad(ad)
-        self._debug("Ad: destroyed", {"messageId": ad.message_id, "code": ad.code})
-
-    def _check_alive(self, method: str) -> None:
-        if self._destroyed:
-            raise SessionDestroyedError(
-                f"Session.{method}() called after destroy(); create a new session"
-            )
-
-    # -- internals: debug events and error reports ------------------------------------
-    def _debug(self, name: str, data: object | None) -> None:
-        with self._lock:
-            self._debug_locked(name, data)
-
-    def _debug_locked(self, name: str, data: object | None) -> None:
-        self._recorder.debug_locked(name, data)
-        if not self._destroyed:
-            self._reports.debug(name, data, session_id=self._session_id)
-
-    def _report_error(self, error: str, stack: str, *, bid_id: str | None = None) -> None:
-        logger.warning("kontext-widget: %s", error)
-        if not self._destroyed:
-            self._reports.error(error, stack, bid_id=bid_id)
-
     # -- notebook conveniences (_notebook/chat.py, _notebook/event_log.py) ------------
     def event_log(self) -> EventLog:
         """A live table of this session's events (history first), with a summary line.
@@ -653,7 +323,7 @@ class Session:
         Display it (leave it last in a cell) to watch fills, errors, views and
         clicks arrive; ``.summary`` is the same counts as a dict.
         """
-        return EventLog(SessionLink(self))
+        return EventLog(SessionLink(self._state))
 
     def chat_turn(
         self,
@@ -756,47 +426,6 @@ def create_session(**options: Any) -> Session:
     return Session(**options)
 
 
-class SessionLink:
-    """The session's side of the internal interfaces (``_interfaces.AdHost``, ``EventFeed``).
-
-    Handed to each ``Ad`` and ``EventLog`` the session creates, so that they call
-    these few methods and nothing else of the session. A new link per owner, so the
-    session holds no reference to it (no cycle keeps a dropped session alive).
-    """
-
-    __slots__ = ("_session",)
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    # -- AdHost
-    def emit(self, event: AdEvent, *, code: str, message_id: str, bid_id: str | None) -> None:
-        self._session._recorder.emit(event, code=code, message_id=message_id, bid_id=bid_id)
-
-    def report_error(self, error: str, stack: str, *, bid_id: str | None) -> None:
-        self._session._report_error(error, stack, bid_id=bid_id)
-
-    def forget_ad(self, ad: Ad) -> None:
-        self._session._forget_ad(ad)
-
-    # -- EventFeed
-    @property
-    def emitted(self) -> int:
-        return self._session._recorder.emitted
-
-    def logged_events(self, last: int) -> list[LoggedEvent]:
-        return self._session._logged_events(last)
-
-    def metrics(self) -> SessionMetrics:
-        return self._session.metrics()
-
-    def add_listener(self, listener: EventCallback) -> None:
-        self._session._recorder.add_listener(listener)
-
-    def add_assignment_listener(self, listener: Callable[[], None]) -> None:
-        self._session._recorder.add_assignment_listener(listener)
-
-
 def session_link(session: Session) -> SessionLink:
     """The internal interface to ``session`` for a helper it did not create (the playground)."""
-    return SessionLink(session)
+    return SessionLink(session._state)

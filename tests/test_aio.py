@@ -97,7 +97,7 @@ def test_wait_idle_async_times_out_with_false_and_leaves_no_waiter(
         start = time.monotonic()
         idle = await session.wait_idle_async(0.2)
         elapsed = time.monotonic() - start
-        waiters = len(session._delivery._waiters)
+        waiters = len(session._state.delivery._waiters)
         session.destroy()
         return idle, elapsed, waiters
 
@@ -118,7 +118,7 @@ def test_wait_idle_async_cancelled_leaves_no_waiter(server: kw.LocalAdServer) ->
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        waiters = len(session._delivery._waiters)
+        waiters = len(session._state.delivery._waiters)
         session.destroy()
         return waiters
 
@@ -216,7 +216,7 @@ def test_stream_of_a_destroyed_session_is_empty(server: kw.LocalAdServer) -> Non
 
 def _streams_left(session: kw.Session) -> int:
     gc.collect()
-    return session._recorder.stream_count
+    return session._state.recorder.stream_count
 
 
 def test_consumers_that_stop_early_leave_nothing_behind(server: kw.LocalAdServer) -> None:
@@ -259,7 +259,7 @@ def test_consumers_that_stop_early_leave_nothing_behind(server: kw.LocalAdServer
         counts = {
             "streams": _streams_left(session),
             "tasks": len(asyncio.all_tasks()) - baseline_tasks,
-            "delivery_waiters": len(session._delivery._waiters),
+            "delivery_waiters": len(session._state.delivery._waiters),
             "forgotten_alive": int(forgotten() is not None),
         }
         # The session still streams to a new consumer after all that.
@@ -287,7 +287,7 @@ def test_a_slow_consumer_is_bounded_and_keeps_the_newest_events(
         session = _session(server)
         stream = session.stream_events(max_buffered=100)
         for index in range(10_000):
-            session._recorder.emit(kw.NoFill(skip_code=f"code-{index}"))
+            session._state.recorder.emit(kw.NoFill(skip_code=f"code-{index}"))
         held = len(stream._buffer)
         session.destroy()
         codes = [event.skip_code async for event in stream]  # type: ignore[attr-defined]
@@ -363,7 +363,7 @@ def test_async_with_destroys_and_aclose_waits_for_the_work(server: kw.LocalAdSer
             await asyncio.sleep(0.1)  # the /preload is in flight
             start = time.monotonic()
         elapsed = time.monotonic() - start
-        return session.destroyed, session._delivery._work, elapsed
+        return session.destroyed, session._state.delivery._work, elapsed
 
     destroyed, work, elapsed = _run(main())
     assert destroyed

@@ -91,7 +91,7 @@ def test_summary_metrics_and_plurals(session: kw.Session) -> None:
         (kw.AdError(message="iframe error", err_code="iframe_error"), "videoAd"),
         (kw.NoFill(skip_code="no_fill"), None),
     ):
-        session._recorder.emit(event, code=code, bid_id=getattr(event, "bid_id", None))
+        session._state.recorder.emit(event, code=code, bid_id=getattr(event, "bid_id", None))
     assert session.wait_idle(5)
     assert log.summary == {
         "events": 5,
@@ -134,7 +134,7 @@ def test_plurals() -> None:
 def test_event_fields_are_text_never_markup(session: kw.Session) -> None:
     log = session.event_log()
     hostile = "<img src=x onerror=alert(1)>"
-    session._recorder.emit(kw.AdError(message=hostile, err_code="<b>x</b>"))
+    session._state.recorder.emit(kw.AdError(message=hostile, err_code="<b>x</b>"))
     assert session.wait_idle(5)
     assert hostile in log.rows[-1]["details"]
     # The front end fills every cell with textContent and title; nothing is parsed as HTML.
@@ -145,7 +145,9 @@ def test_event_fields_are_text_never_markup(session: kw.Session) -> None:
 
 def test_long_fields_are_capped(session: kw.Session) -> None:
     log = session.event_log()
-    session._recorder.emit(kw.AdError(message="x" * 100_000, err_code="e"), message_id="m" * 5000)
+    session._state.recorder.emit(
+        kw.AdError(message="x" * 100_000, err_code="e"), message_id="m" * 5000
+    )
     assert session.wait_idle(5)
     row = log.rows[-1]
     assert len(row["details"]) == _event_log.MAX_CELL_CHARS
@@ -156,7 +158,7 @@ def test_long_fields_are_capped(session: kw.Session) -> None:
 def test_rows_are_bounded_but_counts_are_not(session: kw.Session) -> None:
     log = session.event_log()
     for _ in range(_event_log.MAX_ROWS + 5):
-        session._recorder.emit(kw.NoFill(skip_code="no_fill"))
+        session._state.recorder.emit(kw.NoFill(skip_code="no_fill"))
     assert session.wait_idle(10)
     assert len(log.rows) == _event_log.MAX_ROWS
     assert log.summary["no_fills"] == _event_log.MAX_ROWS + 5

@@ -162,7 +162,7 @@ def test_history_and_metrics_stay_bounded(session: kw.Session, server: kw.LocalA
         session.add_message({"id": f"u{index}", "role": "user", "content": "x"})
         assert session.wait_idle(10)
     for _ in range(MAX_EVENT_HISTORY + 5):
-        session._recorder.emit(kw.NoFill(skip_code="synthetic"))
+        session._state.recorder.emit(kw.NoFill(skip_code="synthetic"))
     assert len(session.to_records()) == MAX_EVENT_HISTORY
     # The counters cover the whole session, not only the kept history.
     assert session.metrics().overall.no_fills == {"no_fill": 3, "synthetic": MAX_EVENT_HISTORY + 5}

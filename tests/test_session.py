@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.server
+import inspect
+import pydoc
 import threading
 import time
 import warnings
@@ -110,6 +112,27 @@ def test_optional_options_are_checked(
 def test_options_are_keyword_only() -> None:
     with pytest.raises(TypeError):
         kw.create_session("pub", "u", "c")  # type: ignore[misc]
+
+
+def test_create_session_has_the_signature_of_session() -> None:
+    """Declared once (``Session.__init__``): ``help()`` and pdoc show every option for both."""
+    session_options = inspect.signature(kw.Session).parameters
+    factory = inspect.signature(kw.create_session)
+    assert list(factory.parameters) == list(session_options)
+    assert len(session_options) == 13
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in factory.parameters.values())
+    assert factory.parameters == session_options
+    assert factory.return_annotation == "Session"
+    assert "publisher_token" in pydoc.render_doc(kw.create_session)
+
+
+def test_a_missing_or_unknown_option_names_create_session() -> None:
+    with pytest.raises(TypeError, match=r"create_session\(\) .*'publisher_token'"):
+        kw.create_session(user_id="u", conversation_id="c")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"create_session\(\) .*'colour'"):
+        kw.create_session(  # type: ignore[call-arg]
+            publisher_token="p", user_id="u", conversation_id="c", colour="red"
+        )
 
 
 def test_init_is_sent_in_the_background(
@@ -888,7 +911,7 @@ def test_callbacks_run_in_order_on_the_callback_thread(
 def test_events_history_is_bounded(make_session: SessionFactory) -> None:
     session = make_session()
     for i in range(1005):
-        session._recorder.emit(kw.NoFill(skip_code=str(i)))
+        session._state.recorder.emit(kw.NoFill(skip_code=str(i)))
     events = session.events
     assert len(events) == 1000
     assert events[0] == kw.NoFill(skip_code="5")
@@ -927,7 +950,7 @@ def test_assignments_stay_bounded(make_session: SessionFactory) -> None:
         turn(session, i)
         if i == 0:
             kept = session.create_ad("a0")
-    assert len(session._assignments) <= 61
-    assert "a0" in session._assignments  # it has a live ad
+    assert len(session._state.assignments) <= 61
+    assert "a0" in session._state.assignments  # it has a live ad
     assert kept is not None and kept.bid_id is not None
     assert session.create_ad("a69").bid_id is not None

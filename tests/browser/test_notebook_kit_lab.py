@@ -69,7 +69,7 @@ def test_event_log_updates_live_in_the_browser(
             # What a hostile server could put in an event: shown as text, loads nothing.
             f"""
             import kontext_widget as kw
-            session._recorder.emit(kw.AdError(message={HOSTILE!r}, err_code="<b>x</b>"))
+            session._state.recorder.emit(kw.AdError(message={HOSTILE!r}, err_code="<b>x</b>"))
             session.wait_idle(5)
             """,
         ],
