@@ -96,15 +96,16 @@ class EventRecorder:
                 self._counted_once[key] = None
                 if len(self._counted_once) > MAX_EVENT_HISTORY:
                     del self._counted_once[next(iter(self._counted_once))]
-            self.emit_locked(event, code=code, message_id=message_id, bid_id=bid_id)
+            self._record_locked(event, code, message_id, bid_id)
 
     def emit_locked(
-        self,
-        event: AdEvent,
-        *,
-        code: str | None = None,
-        message_id: str | None = None,
-        bid_id: str | None = None,
+        self, event: AdEvent, *, code: str | None = None, bid_id: str | None = None
+    ) -> None:
+        """A ``/preload`` or ``/init`` outcome (the caller holds the lock): no message yet."""
+        self._record_locked(event, code, None, bid_id)
+
+    def _record_locked(
+        self, event: AdEvent, code: str | None, message_id: str | None, bid_id: str | None
     ) -> None:
         self._history.append(LoggedEvent(event, time.time(), code, message_id, bid_id))
         self._emitted += 1
