@@ -254,7 +254,7 @@ def _collect(stream: Iterable[str], display: _StreamDisplay | None) -> str:
 
 @dataclass(frozen=True)
 class TurnOptions:
-    """The keywords of ``Session.chat_turn`` and ``chat_turn_async``, as passed (unchecked)."""
+    """The keywords of ``Session.chat_turn`` and ``chat_turn_async``, as passed (see ``check``)."""
 
     user_message_id: str | None
     assistant_message_id: str | None
@@ -262,6 +262,23 @@ class TurnOptions:
     theme: str | None
     display: bool
     wait: float | None
+
+    def check(self, enabled_codes: tuple[str, ...]) -> None:
+        """Raise, naming the keyword, before the turn adds anything (ids: ``start_turn``)."""
+        code, theme, display, wait = self.code, self.theme, self.display, self.wait
+        if not isinstance(code, str) or code not in enabled_codes:
+            raise ValueError(
+                f"code {code!r} is not an enabled placement code of this session "
+                f"(enabled_placement_codes={list(enabled_codes)!r})"
+            )
+        if theme is not None and not isinstance(theme, str):
+            raise TypeError(f"theme must be a str or None, got {type(theme).__name__}")
+        if not isinstance(display, bool):
+            raise TypeError(f"display must be a bool, got {type(display).__name__}")
+        if wait is not None and (isinstance(wait, bool) or not isinstance(wait, int | float)):
+            raise TypeError(f"wait must be a number of seconds or None, got {type(wait).__name__}")
+        if wait is not None and wait < 0:
+            raise ValueError(f"wait must be >= 0 seconds, got {wait!r}")
 
 
 @dataclass(frozen=True)
@@ -271,14 +288,11 @@ class PendingTurn:
     session: Session
     user_message: Message
     assistant_id: str
-    code: str
-    theme: str | None
-    display: bool
-    wait: float | None
+    options: TurnOptions
 
     def stream_display(self) -> _StreamDisplay | None:
         """The display a streamed reply is drawn in (``None``: not shown, or not in IPython)."""
-        return _StreamDisplay() if self.display and _in_ipython() else None
+        return _StreamDisplay() if self.options.display and _in_ipython() else None
 
     def add_reply(self, text: str) -> Message:
         """Show the whole reply and add it as the assistant message.
@@ -286,7 +300,7 @@ class PendingTurn:
         While a stream display is open the reply stays hidden by its guard;
         the caller ends the stream right after (also when the stream raised).
         """
-        if self.display:
+        if self.options.display:
             _show("assistant", text)
         assistant_message = Message(id=self.assistant_id, role="assistant", content=text)
         self.session.add_message(assistant_message)
@@ -294,10 +308,11 @@ class PendingTurn:
 
     def finish(self, assistant_message: Message) -> ChatTurn:
         """Show (or only create) the ad under the reply; call after waiting for the preload."""
-        if self.display:
-            ad = self.session.render(assistant_message.id, code=self.code, theme=self.theme)
+        code, theme = self.options.code, self.options.theme
+        if self.options.display:
+            ad = self.session.render(assistant_message.id, code=code, theme=theme)
         else:
-            ad = self.session.create_ad(assistant_message.id, code=self.code, theme=self.theme)
+            ad = self.session.create_ad(assistant_message.id, code=code, theme=theme)
         return ChatTurn(user=self.user_message, assistant=assistant_message, ad=ad)
 
 
@@ -315,34 +330,19 @@ def chat_turn(session: Session, user: str, reply: Reply, options: TurnOptions) -
         finally:
             if stream is not None:
                 stream.end()  # empties the stream (also when the stream raised)
-    if turn.wait:
-        session.wait_idle(turn.wait)
+    if options.wait:
+        session.wait_idle(options.wait)
     return turn.finish(assistant_message)
 
 
 def start_turn(session: Session, user: str, options: TurnOptions) -> PendingTurn:
     """Check the arguments (raising before anything is added), add and show the user message."""
-    user_message_id, assistant_message_id = options.user_message_id, options.assistant_message_id
-    code, theme, display, wait = options.code, options.theme, options.display, options.wait
     if not isinstance(user, str):
         raise TypeError(f"user must be the user's message text (a str), got {type(user).__name__}")
-    if not isinstance(code, str) or code not in session.enabled_placement_codes:
-        raise ValueError(
-            f"code {code!r} is not an enabled placement code of this session "
-            f"(enabled_placement_codes={list(session.enabled_placement_codes)!r})"
-        )
-    if theme is not None and not isinstance(theme, str):
-        raise TypeError(f"theme must be a str or None, got {type(theme).__name__}")
-    if not isinstance(display, bool):
-        raise TypeError(f"display must be a bool, got {type(display).__name__}")
-    if wait is not None and (isinstance(wait, bool) or not isinstance(wait, int | float)):
-        raise TypeError(f"wait must be a number of seconds or None, got {type(wait).__name__}")
-    if wait is not None and wait < 0:
-        raise ValueError(f"wait must be >= 0 seconds, got {wait!r}")
-
+    options.check(session.enabled_placement_codes)
     taken = {message.id for message in session.messages}
-    user_id = _message_id("user_message_id", user_message_id, taken)
-    assistant_id = _message_id("assistant_message_id", assistant_message_id, taken)
+    user_id = _message_id("user_message_id", options.user_message_id, taken)
+    assistant_id = _message_id("assistant_message_id", options.assistant_message_id, taken)
     if user_id is not None and user_id == assistant_id:
         raise ValueError("user_message_id and assistant_message_id must differ")
     if user_id is None or assistant_id is None:
@@ -352,6 +352,6 @@ def start_turn(session: Session, user: str, options: TurnOptions) -> PendingTurn
     user_message = Message(id=user_id, role="user", content=user)
     # Added first so that the /preload runs while the reply is being produced.
     session.add_message(user_message)
-    if display:
+    if options.display:
         _show("user", user)
-    return PendingTurn(session, user_message, assistant_id, code, theme, display, wait)
+    return PendingTurn(session, user_message, assistant_id, options)

@@ -118,6 +118,6 @@ async def chat_turn_async(
         assistant_message = turn.add_reply(text)
     else:
         assistant_message = await _collect(text, turn)  # type: ignore[arg-type]
-    if turn.wait:
-        await session.wait_idle_async(turn.wait)
+    if options.wait:
+        await session.wait_idle_async(options.wait)
     return turn.finish(assistant_message)
