@@ -2,7 +2,7 @@
 
 A ``Session`` owns its ads, event streams and event log; each of them talks
 back to it only through the small ``Protocol`` declared here, which the session
-implements with one link object (``_session_state.SessionLink``) handed to them at
+implements with one link object (``SessionLink``, below) handed to them at
 construction. The other direction goes through the owned module's
 public-but-internal functions (``_ad.assign``, ``_ad.send_user_event``,
 ``_streams.push_event``, ...), which the package does not export. No module calls
@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from ._ad import Ad
     from ._events import AdEvent
     from ._metrics import SessionMetrics
+    from ._session_state import SessionState
 
-__all__ = ["AdHost", "EventFeed", "LoggedEvent"]
+__all__ = ["AdHost", "EventFeed", "LoggedEvent", "SessionLink"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +66,44 @@ class EventFeed(Protocol):
 
     def add_assignment_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (on the callback thread) whenever bids are assigned to a message."""
+
+
+class SessionLink:
+    """The session's side of the interfaces above (``AdHost`` and ``EventFeed``).
+
+    Handed to each ``Ad`` and ``EventLog`` the session creates, so that they call
+    these few methods and nothing else of the session. A new link per owner, so the
+    session holds no reference to it (no cycle keeps a dropped session alive).
+    """
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: SessionState) -> None:
+        self._session = session
+
+    # -- AdHost
+    def emit(self, event: AdEvent, *, code: str, message_id: str, bid_id: str | None) -> None:
+        self._session.recorder.emit(event, code=code, message_id=message_id, bid_id=bid_id)
+
+    def report_error(self, error: str, stack: str, *, bid_id: str | None) -> None:
+        self._session.report_error(error, stack, bid_id=bid_id)
+
+    def forget_ad(self, ad: Ad) -> None:
+        self._session.forget_ad(ad)
+
+    # -- EventFeed
+    @property
+    def emitted(self) -> int:
+        return self._session.recorder.emitted
+
+    def logged_events(self, last: int) -> list[LoggedEvent]:
+        return self._session.logged_events(last)
+
+    def metrics(self) -> SessionMetrics:
+        return self._session.recorder.metrics()
+
+    def add_listener(self, listener: Callable[[AdEvent], None]) -> None:
+        self._session.recorder.add_listener(listener)
+
+    def add_assignment_listener(self, listener: Callable[[], None]) -> None:
+        self._session.recorder.add_assignment_listener(listener)

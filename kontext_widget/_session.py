@@ -14,6 +14,7 @@ from typing import Any
 from ._ad import Ad, send_user_event
 from ._constants import DEFAULT_PLACEMENT_CODE
 from ._events import AdEvent
+from ._interfaces import SessionLink
 from ._metrics import SessionMetrics
 from ._notebook.chat import ChatTurn, Reply, TurnOptions, chat_turn
 from ._notebook.chat_async import AsyncReply, chat_turn_async
@@ -31,7 +32,7 @@ from ._options import (
     same_options_as,
     server_url,
 )
-from ._session_state import SessionLink, SessionState
+from ._session_state import SessionState
 from ._streams import DEFAULT_MAX_BUFFERED, EventStream
 from ._types import Character, Message, Regulatory
 

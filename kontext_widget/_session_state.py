@@ -26,7 +26,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from functools import partial
 from itertools import count
 from typing import Any
@@ -36,12 +36,11 @@ from kontext_widget._assignment import BidAssignment, Preload, bid_for
 from kontext_widget._constants import MAX_MESSAGES, TIMING
 from kontext_widget._delivery import Delivery
 from kontext_widget._device import device
-from kontext_widget._events import AdError, AdEvent, Filled, NoFill
+from kontext_widget._events import AdError, Filled, NoFill
 from kontext_widget._exceptions import SessionDestroyedError
 from kontext_widget._frame.context import frame_context
 from kontext_widget._install_id import install_id
-from kontext_widget._interfaces import LoggedEvent
-from kontext_widget._metrics import SessionMetrics
+from kontext_widget._interfaces import LoggedEvent, SessionLink
 from kontext_widget._network import io_loop as _io_loop
 from kontext_widget._network.init import fetch_init
 from kontext_widget._network.preload import (
@@ -53,12 +52,12 @@ from kontext_widget._network.preload import (
     fetch_preload,
 )
 from kontext_widget._network.reports import Reports
-from kontext_widget._options import EventCallback, SessionOptions, warn_caller
+from kontext_widget._options import SessionOptions, warn_caller
 from kontext_widget._recorder import EventRecorder
 from kontext_widget._streams import EventStream, end_stream
 from kontext_widget._types import Message
 
-__all__ = ["SessionLink", "SessionState"]
+__all__ = ["SessionState"]
 
 logger = logging.getLogger("kontext_widget")
 
@@ -420,44 +419,3 @@ class SessionState:
         logger.warning("kontext-widget: %s", error)
         if not self._destroyed:
             self._reports.error(error, stack, bid_id=bid_id)
-
-
-class SessionLink:
-    """The session's side of the internal interfaces (``_interfaces.AdHost``, ``EventFeed``).
-
-    Handed to each ``Ad`` and ``EventLog`` the session creates, so that they call
-    these few methods and nothing else of the session. A new link per owner, so the
-    session holds no reference to it (no cycle keeps a dropped session alive).
-    """
-
-    __slots__ = ("_session",)
-
-    def __init__(self, session: SessionState) -> None:
-        self._session = session
-
-    # -- AdHost
-    def emit(self, event: AdEvent, *, code: str, message_id: str, bid_id: str | None) -> None:
-        self._session.recorder.emit(event, code=code, message_id=message_id, bid_id=bid_id)
-
-    def report_error(self, error: str, stack: str, *, bid_id: str | None) -> None:
-        self._session.report_error(error, stack, bid_id=bid_id)
-
-    def forget_ad(self, ad: Ad) -> None:
-        self._session.forget_ad(ad)
-
-    # -- EventFeed
-    @property
-    def emitted(self) -> int:
-        return self._session.recorder.emitted
-
-    def logged_events(self, last: int) -> list[LoggedEvent]:
-        return self._session.logged_events(last)
-
-    def metrics(self) -> SessionMetrics:
-        return self._session.recorder.metrics()
-
-    def add_listener(self, listener: EventCallback) -> None:
-        self._session.recorder.add_listener(listener)
-
-    def add_assignment_listener(self, listener: Callable[[], None]) -> None:
-        self._session.recorder.add_assignment_listener(listener)
