@@ -45,10 +45,7 @@ def bid_for(ad: Ad, preload: Preload) -> Bid | None:
 
 
 class BidAssignment:
-    """Assigned preloads by message id, and the session's ads; the caller holds the session lock.
-
-    ``in`` and ``len()`` are about the messages that have bids.
-    """
+    """Assigned preloads by message id, and the session's ads; the caller holds the session lock."""
 
     def __init__(self) -> None:
         self._by_message: dict[str, Preload] = {}
@@ -59,12 +56,6 @@ class BidAssignment:
         # Message ids of ads created before any message had that id (warned about
         # when a bid goes elsewhere); an id leaves once its message arrives.
         self._awaited_ids: set[str] = set()
-
-    def __contains__(self, message_id: object) -> bool:
-        return message_id in self._by_message
-
-    def __len__(self) -> int:
-        return len(self._by_message)
 
     @property
     def bid_messages(self) -> Mapping[str, str]:

@@ -180,11 +180,6 @@ class EventRecorder:
         self._streams.clear()
         return streams
 
-    @property
-    def stream_count(self) -> int:
-        """How many ``stream_events()`` iterators are subscribed."""
-        return len(self._streams)
-
     # -- reading ---------------------------------------------------------------------
     def events(self) -> list[AdEvent]:
         with self._lock:

@@ -216,7 +216,7 @@ def test_stream_of_a_destroyed_session_is_empty(server: kw.LocalAdServer) -> Non
 
 def _streams_left(session: kw.Session) -> int:
     gc.collect()
-    return session._state.recorder.stream_count
+    return len(session._state.recorder._streams)
 
 
 def test_consumers_that_stop_early_leave_nothing_behind(server: kw.LocalAdServer) -> None:

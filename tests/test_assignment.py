@@ -45,7 +45,7 @@ def test_bids_go_to_the_last_message_only_if_it_is_an_assistant_one() -> None:
     assert assignment.attach(preload, conversation) == "a1"
     assert preload.assigned_to == "a1"
     assert preload.conversation == tuple(conversation)
-    assert "a1" in assignment
+    assert "a1" in assignment._by_message
     assert assignment.bid_messages == {"bid-1-inlineAd": "a1"}
 
 
@@ -63,7 +63,7 @@ def test_nothing_to_attach_without_bids() -> None:
     assignment = BidAssignment()
     assert assignment.attach(None, [assistant(1)]) is None
     assert assignment.attach(Preload(id=1, track_only=False), [assistant(1)]) is None
-    assert len(assignment) == 0
+    assert assignment._by_message == {}
 
 
 def test_an_ad_gets_the_bid_of_its_own_code() -> None:
@@ -128,8 +128,8 @@ def test_memory_stays_bounded_however_many_turns() -> None:
         assignment.attach(filled(i), messages)
         if i == 0:
             assignment.add_ad(kept, messages)  # type: ignore[arg-type]
-    assert len(assignment) <= 2 * MAX_MESSAGES + 1
-    assert "a0" in assignment  # it has a live ad
+    assert len(assignment._by_message) <= 2 * MAX_MESSAGES + 1
+    assert "a0" in assignment._by_message  # it has a live ad
     assert len(assignment.bid_messages) == MAX_EVENT_HISTORY
     assert f"bid-{MAX_EVENT_HISTORY + 49}-inlineAd" in assignment.bid_messages
     assert "bid-0-inlineAd" not in assignment.bid_messages

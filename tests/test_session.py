@@ -950,7 +950,7 @@ def test_assignments_stay_bounded(make_session: SessionFactory) -> None:
         turn(session, i)
         if i == 0:
             kept = session.create_ad("a0")
-    assert len(session._state.assignments) <= 61
-    assert "a0" in session._state.assignments  # it has a live ad
+    assert len(session._state.assignments._by_message) <= 61
+    assert "a0" in session._state.assignments._by_message  # it has a live ad
     assert kept is not None and kept.bid_id is not None
     assert session.create_ad("a69").bid_id is not None
