@@ -1,10 +1,11 @@
 """A session's events: recorded once, counted, and handed to everyone who listens.
 
-Every event a session emits goes through ``EventRecorder.emit``: a bid's second
-view, video start/end or reward is dropped there (docs/protocol.md §13); the
-rest enters the bounded history and the metrics, is pushed to every open
-``stream_events()`` iterator and is posted, in emission order, to ``on_event``
-and the in-package listeners (the event log). User code runs guarded: a
+Every event a session emits is recorded here: an ad's through ``emit``, where a
+bid's second view, video start/end or reward is dropped (docs/protocol.md §13),
+an ``/init`` or ``/preload`` outcome through ``emit_locked``. Each enters the
+bounded history and the metrics, is pushed to every open ``stream_events()``
+iterator and is posted, in emission order, to ``on_event`` and the in-package
+listeners (the event log). User code runs guarded: a
 callback that raises is logged and reported to ``on_debug_event``, never
 propagated.
 
