@@ -75,6 +75,19 @@ def stdlib_server(answer: bytes) -> Iterator[str]:
         httpd.server_close()
 
 
+def _preload_path() -> tuple[Any, Any]:
+    """(the class whose ``_debounce`` starts a preload, the module whose ``classify_preload``
+    decodes it), in this tree's layout or in main's from before ``_session.py`` was split."""
+    try:
+        from kontext_widget import _session_state
+        from kontext_widget._network import preload
+    except ImportError:
+        from kontext_widget import _session
+
+        return _session.Session, _session
+    return _session_state.SessionState, preload
+
+
 class _Tracer:
     """Timestamps along the preload path, patched in from outside."""
 
@@ -85,14 +98,13 @@ class _Tracer:
         self.marks.setdefault(name, time.perf_counter())
 
     def install(self) -> None:
-        from kontext_widget import _session_state
         from kontext_widget._network import client as _client
-        from kontext_widget._network import preload as _preload
 
+        state_class, classify_module = _preload_path()
         tracer = self
         attempt = _client._attempt
-        debounce = _session_state.SessionState._debounce
-        classify = _preload.classify_preload
+        debounce = state_class._debounce
+        classify = classify_module.classify_preload
         trace_names = {
             "http11.send_request_headers.started": "connection acquired",
             "http11.send_request_body.complete": "request sent",
@@ -124,8 +136,8 @@ class _Tracer:
             return result
 
         _client._attempt = traced_attempt  # type: ignore[assignment]
-        _session_state.SessionState._debounce = traced_debounce  # type: ignore[method-assign]
-        _preload.classify_preload = traced_classify
+        state_class._debounce = traced_debounce
+        classify_module.classify_preload = traced_classify
         del attempt
 
 
