@@ -1,8 +1,11 @@
 /**
- * Builds kontext_widget/static/widget.js, or with --check verifies that the
- * committed bundle is exactly what the sources build to. The bundle is committed
- * so that `pip install` from a clone needs no Node; CI runs the check so it
- * cannot go stale. esbuild is pinned in package.json, which keeps output stable.
+ * Builds the shipped front-end files from js/, or with --check verifies that the
+ * committed files are exactly what the sources build to: the widget bundle
+ * (kontext_widget/static/widget.js), the event log's (static/event_log.js), the
+ * local creative's script (_local_server/creative/creative.js) and the frame
+ * vocabulary's copy for Python. They are committed so that `pip install` from a
+ * clone needs no Node; CI runs the check so they cannot go stale. esbuild is
+ * pinned in package.json, which keeps output stable.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
@@ -11,39 +14,70 @@ import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const outfile = resolve(root, "kontext_widget/static/widget.js");
 const check = process.argv.includes("--check");
 
-const result = await build({
-  absWorkingDir: root,
-  entryPoints: ["js/widget.ts"],
-  outfile,
-  write: false,
-  bundle: true,
-  format: "esm",
-  target: "es2020",
-  minify: true,
-  legalComments: "none",
-  charset: "utf8",
-  // Notebook pages may load RequireJS; keep any UMD-style code from calling it.
-  define: { "define.amd": "false" },
-  banner: { js: "// kontext-widget front end. Generated from js/ by `npm run build`; do not edit." },
-  logLevel: "warning",
-  metafile: true,
-});
+/**
+ * Every shipped bundle. The anywidget front ends are ES modules (anywidget imports
+ * them), minified; the creative is a classic `<script defer>` of the ad page, kept
+ * readable (an IIFE, not minified) since it is the example creative people open
+ * in their browser's developer tools.
+ */
+const BUNDLES = [
+  {
+    entry: "js/widget.ts",
+    outfile: "kontext_widget/static/widget.js",
+    format: "esm",
+    minify: true,
+    banner: "// kontext-widget front end. Generated from js/ by `npm run build`; do not edit.",
+  },
+  {
+    entry: "js/event_log.ts",
+    outfile: "kontext_widget/static/event_log.js",
+    format: "esm",
+    minify: true,
+    banner: "// kontext-widget event log front end. Generated from js/event_log.ts by `npm run build`; do not edit.",
+  },
+  {
+    entry: "js/creative/main.ts",
+    outfile: "kontext_widget/_local_server/creative/creative.js",
+    format: "iife",
+    minify: false,
+    banner: "// Kontext local creative. Generated from js/creative/ by `npm run build`; do not edit.",
+  },
+];
 
-// The official SDK is a reference for tests and types only (type-only imports in js/).
-const leaked = Object.keys(result.metafile.inputs).filter((input) => input.includes("node_modules/"));
-if (leaked.length > 0) {
-  console.error(`the bundle must not contain dependencies, found: ${leaked.join(", ")}`);
-  process.exit(1);
+/** One bundle's bytes; fails if any code from node_modules would be shipped. */
+async function bundle({ entry, format, minify, banner }) {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    write: false,
+    bundle: true,
+    format,
+    target: "es2020",
+    minify,
+    legalComments: "none",
+    charset: "utf8",
+    // Notebook pages may load RequireJS; keep any UMD-style code from calling it.
+    define: { "define.amd": "false" },
+    banner: { js: banner },
+    logLevel: "warning",
+    metafile: true,
+  });
+  // The official SDK is a reference for tests and types only (type-only imports in js/).
+  const leaked = Object.keys(result.metafile.inputs).filter((input) => input.includes("node_modules/"));
+  if (leaked.length > 0) {
+    console.error(`${entry}: a shipped bundle must not contain dependencies, found: ${leaked.join(", ")}`);
+    process.exit(1);
+  }
+  return Buffer.from(result.outputFiles[0].contents);
 }
 
-const bundle = result.outputFiles[0].contents;
-const shown = relative(root, outfile);
+/** Shipped file (relative to the root) -> its expected bytes. */
+const outputs = new Map();
+for (const spec of BUNDLES) outputs.set(spec.outfile, await bundle(spec));
 
 // The frame vocabulary's copy for Python, generated from js/vocabulary.ts (its one source).
-const vocabularyFile = resolve(root, "kontext_widget/_frame/vocabulary.json");
 const vocabularyModule = await build({
   absWorkingDir: root,
   entryPoints: ["js/vocabulary.ts"],
@@ -66,27 +100,23 @@ const vocabulary = `${JSON.stringify(
   2,
 )}\n`;
 
+outputs.set("kontext_widget/_frame/vocabulary.json", Buffer.from(vocabulary));
+
 if (check) {
-  let committed;
-  try {
-    committed = await readFile(outfile);
-  } catch {
-    console.error(`${shown} is missing; run \`npm run build\` and commit it.`);
-    process.exit(1);
+  let stale = false;
+  for (const [file, expected] of outputs) {
+    const committed = await readFile(resolve(root, file)).catch(() => null);
+    if (committed === null || !committed.equals(expected)) {
+      console.error(`${file} is ${committed === null ? "missing" : "out of date with js/"}; run \`npm run build\` and commit it.`);
+      stale = true;
+    }
   }
-  if (!committed.equals(Buffer.from(bundle))) {
-    console.error(`${shown} is out of date with js/; run \`npm run build\` and commit it.`);
-    process.exit(1);
-  }
-  const committedVocabulary = await readFile(vocabularyFile, "utf8").catch(() => "");
-  if (committedVocabulary !== vocabulary) {
-    console.error(`${relative(root, vocabularyFile)} is out of date with js/vocabulary.ts; run \`npm run build\`.`);
-    process.exit(1);
-  }
-  console.log(`${shown} and ${relative(root, vocabularyFile)} are up to date.`);
+  if (stale) process.exit(1);
+  console.log(`${[...outputs.keys()].join(", ")} are up to date.`);
 } else {
-  await writeFile(outfile, bundle);
-  await writeFile(vocabularyFile, vocabulary);
-  const gzipped = gzipSync(bundle, { level: 9 }).length;
-  console.log(`${shown}: ${bundle.length} bytes minified, ${gzipped} bytes gzipped.`);
+  for (const [file, bytes] of outputs) {
+    await writeFile(resolve(root, file), bytes);
+    const gzipped = gzipSync(bytes, { level: 9 }).length;
+    console.log(`${file}: ${bytes.length} bytes${file.endsWith(".js") ? `, ${gzipped} bytes gzipped` : ""}.`);
+  }
 }

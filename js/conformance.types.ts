@@ -20,6 +20,7 @@ import type {
   FrameContext,
   FrameContextMessage,
   HostReads,
+  HostToFrameData,
   KnownMessageType,
   UserEventData,
 } from "./protocol";
@@ -43,6 +44,8 @@ export type TypesAreOfficial = Assert<Equals<KnownMessageType, IframeMessageType
 export type VocabularyIsOfficial = Assert<Equals<FrameToHostType | HostToFrameType, IframeMessageType>>;
 export type DirectionsAreDisjoint = Assert<Equals<Extract<FrameToHostType, HostToFrameType>, never>>;
 export type EventNamesAreOfficial = Assert<Equals<FrameEventName, keyof AdEventMap>>;
+// Each host → frame type has its data shape, and only those types.
+export type HostToFrameDataIsComplete = Assert<Equals<keyof HostToFrameData, HostToFrameType>>;
 
 // Frame → host: every type the host acts on is official, and every official message
 // of that type gives the host the fields it reads, with the types it reads them as.

@@ -84,6 +84,17 @@ export interface UserEventData {
   code: string;
 }
 
+/**
+ * What the host posts in `data` for each host → frame type (§6.3). A frame that
+ * handles these keys handles the whole direction (`conformance.types.ts` checks
+ * the keys are `HOST_TO_FRAME`; the local creative maps each to a handler).
+ */
+export interface HostToFrameData {
+  "update-iframe": FrameContext;
+  "update-dimensions-iframe": DimensionsData;
+  "user-event-iframe": UserEventData;
+}
+
 /** Synced traits of `kontext_widget._ad.Ad`; Python writes them, JS only reads. */
 export interface AdTraits {
   iframe_url: string;

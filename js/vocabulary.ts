@@ -5,10 +5,13 @@
  * checks them against the official union (`@kontextso/sdk-common`), and
  * `npm run build` writes them to `kontext_widget/_frame/vocabulary.json`, which
  * Python reads (`kontext_widget/_frame/inbound.py`; `npm run check-bundle` fails when that
- * copy is stale, a Python test when Python's handling misses a name).
+ * copy is stale, a Python test when Python's handling misses a name). The local
+ * creative (`js/creative/`) posts and handles the same names with the payload
+ * types below, so a misspelt type or field, or a host → frame type it does not
+ * handle, is a `tsc` error there too.
  */
 
-import type { AdEventMap, IframeMessageType } from "@kontextso/sdk-common";
+import type { AdEventMap, IframeMessageData, IframeMessageType } from "@kontextso/sdk-common";
 
 /** What an ad's frames (inline or modal) post to the host (§6.2, §6.4). */
 export const FRAME_TO_HOST = [
@@ -58,9 +61,25 @@ export type FrameToHostType = (typeof FRAME_TO_HOST)[number];
 export type HostToFrameType = (typeof HOST_TO_FRAME)[number];
 export type FrameEventName = (typeof FRAME_EVENTS)[number];
 
-const frameToHost: ReadonlySet<string> = new Set(FRAME_TO_HOST);
+/**
+ * What a frame puts in `data` for each frame → host type: the official shape
+ * (`@kontextso/sdk-common`), whose `code` the sender adds to every message.
+ */
+export type FrameToHostData<T extends FrameToHostType> = Omit<IframeMessageData<T>, "code">;
+
+/** The official payload of each `event-iframe` name (§6.5). */
+export type FrameEventPayload<K extends FrameEventName> = AdEventMap[K];
+
+// Pure: a bundle that never asks (the widget, the creative) drops the set it does not use.
+const frameToHost: ReadonlySet<string> = /* @__PURE__ */ new Set(FRAME_TO_HOST);
+const hostToFrame: ReadonlySet<string> = /* @__PURE__ */ new Set(HOST_TO_FRAME);
 
 /** Whether `type` is one a frame may post to the host. */
 export function isFrameToHostType(type: string): type is FrameToHostType {
   return frameToHost.has(type);
+}
+
+/** Whether `type` is one the host posts to a frame. */
+export function isHostToFrameType(type: string): type is HostToFrameType {
+  return hostToFrame.has(type);
 }

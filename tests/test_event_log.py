@@ -138,9 +138,9 @@ def test_event_fields_are_text_never_markup(session: kw.Session) -> None:
     assert session.wait_idle(5)
     assert hostile in log.rows[-1]["details"]
     # The front end fills every cell with textContent and title; nothing is parsed as HTML.
-    assert "textContent" in _event_log._ESM
+    assert "textContent" in EventLog._esm
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
-        assert sink not in _event_log._ESM
+        assert sink not in EventLog._esm
 
 
 def test_long_fields_are_capped(session: kw.Session) -> None:

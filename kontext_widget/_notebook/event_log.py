@@ -11,10 +11,11 @@ Every publish is a snapshot of the session (its history and counters), taken
 when an event is delivered or bids are assigned: through the session's
 in-package listener hooks, on the thread where its callbacks run (the kernel's
 main thread in Jupyter), with no polling. All text is formatted here, so the
-browser half is a few lines of framework-free ESM that sets ``textContent`` and
-``title`` only: event fields come from servers and creatives, so they are never
-interpreted as HTML. Colours are JupyterLab theme variables with fallbacks, so
-the table reads in the light and dark themes.
+browser half (``js/event_log.ts``, bundled into ``static/event_log.js``) only
+draws it, setting ``textContent`` and ``title`` only: event fields come from
+servers and creatives, so they are never interpreted as HTML. Colours are
+JupyterLab theme variables with fallbacks, so the table reads in the light and
+dark themes.
 """
 
 from __future__ import annotations
@@ -22,22 +23,14 @@ from __future__ import annotations
 import threading
 from dataclasses import fields
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import anywidget
 import traitlets
 
-from kontext_widget._events import (
-    AdError,
-    AdEvent,
-    AdHeight,
-    Clicked,
-    Filled,
-    NoFill,
-    RenderCompleted,
-    RenderStarted,
-    Viewed,
-)
+from kontext_widget import _events as events
+from kontext_widget._events import AdEvent
 from kontext_widget._metrics import PlacementMetrics, SessionMetrics
 
 if TYPE_CHECKING:
@@ -67,140 +60,20 @@ DETAIL_FIELDS: Final = (
 
 # Event kind -> the colour of its marker (mid tones, visible on light and dark).
 _KINDS: Final[dict[type[AdEvent], str]] = {
-    Filled: "fill",
-    NoFill: "no-fill",
-    AdError: "error",
-    RenderStarted: "render",
-    RenderCompleted: "render",
-    AdHeight: "render",
-    Viewed: "view",
-    Clicked: "click",
+    events.Filled: "fill",
+    events.NoFill: "no-fill",
+    events.AdError: "error",
+    events.RenderStarted: "render",
+    events.RenderCompleted: "render",
+    events.AdHeight: "render",
+    events.Viewed: "view",
+    events.Clicked: "click",
 }
 
-_ESM: Final = """
-const COLOURS = {
-  fill: "#2e9d4f", "no-fill": "#d9920b", error: "#e04848", render: "#8a8f98",
-  view: "#2f7de1", click: "#9b51e0", other: "#16a3a3",
-};
-// JupyterLab's theme variables first, then VS Code's (its output webviews define
-// them), then light defaults: each colour pair comes from one source.
-const FG = "var(--jp-ui-font-color1, var(--vscode-editor-foreground, #1f1f1f))";
-const MUTED = "var(--jp-ui-font-color2, var(--vscode-descriptionForeground, #616161))";
-const BG = "var(--jp-layout-color1, var(--vscode-editor-background, #ffffff))";
-const HEAD_BG = "var(--jp-layout-color2, var(--vscode-editorWidget-background, #eeeeee))";
-const LINE = "var(--jp-border-color2, var(--vscode-editorWidget-border, #e0e0e0))";
-const STRONG_LINE = "var(--jp-border-color1, var(--vscode-editorWidget-border, #bdbdbd))";
-const CSS = `
-.kw-log { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 12px;
-  color: ${FG}; max-width: 100%; }
-.kw-log-summary { margin: 4px 0 6px; }
-.kw-log table { border-collapse: collapse; width: 100%; table-layout: fixed; }
-.kw-log th { text-align: left; font-weight: 600; position: sticky; top: 0; z-index: 1;
-  background: ${HEAD_BG}; color: ${FG}; border-bottom: 1px solid ${STRONG_LINE}; }
-.kw-log th, .kw-log td { padding: 2px 8px; white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; }
-.kw-log td { border-bottom: 1px solid ${LINE}; }
-.kw-log table.kw-log-metrics { margin-bottom: 8px; table-layout: auto; width: auto;
-  min-width: 60%; }
-.kw-log-metrics td, .kw-log-metrics th { text-align: right; }
-.kw-log-metrics td:first-child, .kw-log-metrics th:first-child { text-align: left; }
-.kw-log-metrics tr.kw-log-overall td { font-weight: 600; }
-.kw-log-scroll { height: 220px; overflow-y: auto; resize: vertical;
-  border: 1px solid ${LINE}; background: ${BG}; color: ${FG}; }
-.kw-log-empty { padding: 8px; color: ${MUTED}; }
-.kw-log-dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%;
-  margin-right: 6px; vertical-align: baseline; }
-.kw-log-mono { font-family: var(--jp-code-font-family, ui-monospace, monospace); }
-`;
-const METRIC_COLUMNS = [
-  ["code", "placement"], ["requests", "requests"], ["fills", "fills"],
-  ["fill_rate", "fill rate"], ["no_fills", "no-fills"], ["errors", "errors"],
-  ["renders", "renders"], ["views", "views"], ["view_rate", "view rate"],
-  ["clicks", "clicks"], ["ctr", "CTR"], ["revenue", "revenue"],
-];
-const EVENT_COLUMNS = [
-  ["time", "time", "96px"], ["name", "event", "170px"], ["code", "placement", "110px"],
-  ["message_id", "message", "90px"], ["bid", "bid", "84px"], ["details", "details", "auto"],
-];
-
-function cell(row, text, title) {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (title) td.title = title;
-  return td;
-}
-
-function header(table, columns) {
-  const tr = table.createTHead().insertRow();
-  for (const column of columns) {
-    const th = document.createElement("th");
-    th.textContent = column[1];
-    if (column[2]) th.style.width = column[2];
-    tr.appendChild(th);
-  }
-}
-
-function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "kw-log";
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  const summary = document.createElement("div");
-  summary.className = "kw-log-summary";
-  const metrics = document.createElement("table");
-  metrics.className = "kw-log-metrics";
-  header(metrics, METRIC_COLUMNS);
-  const metricsBody = metrics.createTBody();
-  const scroll = document.createElement("div");
-  scroll.className = "kw-log-scroll";
-  const events = document.createElement("table");
-  events.className = "kw-log-events";
-  header(events, EVENT_COLUMNS);
-  const eventsBody = events.createTBody();
-  const empty = document.createElement("div");
-  empty.className = "kw-log-empty";
-  empty.textContent = "No ad events yet.";
-  scroll.append(events, empty);
-
-  const draw = () => {
-    summary.textContent = model.get("summary_text");
-    metricsBody.replaceChildren();
-    for (const m of model.get("metrics")) {
-      const tr = metricsBody.insertRow();
-      if (m.overall) tr.className = "kw-log-overall";
-      for (const [key] of METRIC_COLUMNS) cell(tr, m[key], m.titles[key]);
-    }
-    // Newest visible: stay at the bottom unless the reader scrolled up.
-    const atBottom = scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight < 24;
-    eventsBody.replaceChildren();
-    const rows = model.get("rows");
-    empty.style.display = rows.length ? "none" : "";
-    for (const r of rows) {
-      const tr = eventsBody.insertRow();
-      tr.dataset.kind = r.kind;
-      cell(tr, r.time, r.time_full).className = "kw-log-mono";
-      const name = cell(tr, "", r.name);
-      const dot = document.createElement("span");
-      dot.className = "kw-log-dot";
-      dot.style.background = COLOURS[r.kind] || COLOURS.other;
-      name.append(dot, document.createTextNode(r.name));
-      cell(tr, r.code, r.code);
-      cell(tr, r.message_id, r.message_id);
-      cell(tr, r.bid, r.bid_full).className = "kw-log-mono";
-      cell(tr, r.details, r.details);
-    }
-    if (atBottom) scroll.scrollTop = scroll.scrollHeight;
-  };
-  model.on("change:rows", draw);
-  model.on("change:metrics", draw);
-  model.on("change:summary_text", draw);
-  root.append(style, summary, metrics, scroll);
-  el.replaceChildren(root);
-  draw();
-  scroll.scrollTop = scroll.scrollHeight;
-}
-export default { render };
-"""
+# The front end (js/event_log.ts), bundled by `npm run build`. Its text, not its Path:
+# anywidget turns a Path into a watched file whose change signal holds every widget
+# strongly, so no EventLog (nor the session it listens to) could be freed.
+_BUNDLE: Final = Path(__file__).parent.parent / "static" / "event_log.js"
 
 
 def plural(count: int, noun: str) -> str:
@@ -285,14 +158,15 @@ def event_row(logged: LoggedEvent) -> dict[str, str]:
     seen_at = datetime.fromtimestamp(logged.time)
     event = logged.event
     bid = _capped(logged.bid_id or "")
-    code = logged.code or (event.code if isinstance(event, Filled) else "")
+    code = logged.code or (event.code if isinstance(event, events.Filled) else "")
+    # A preload's no-fill or error answers every code the session asked for.
+    every_code = isinstance(event, events.NoFill | events.AdError)
     return {
         "time": seen_at.strftime("%H:%M:%S.%f")[:-3],
         "time_full": seen_at.isoformat(sep=" ", timespec="milliseconds"),
         "name": event.name,
         "kind": _KINDS.get(type(event), "other"),
-        # A preload's no-fill or error answers every code the session asked for.
-        "code": _capped(code) or ("all" if isinstance(event, NoFill | AdError) else ""),
+        "code": _capped(code) or ("all" if every_code else ""),
         "message_id": _capped(logged.message_id or ""),
         "bid": bid[:SHORT_BID],
         "bid_full": bid,
@@ -308,7 +182,7 @@ class EventLog(anywidget.AnyWidget):
     ``session.wait_idle()`` it is the same on every run.
     """
 
-    _esm = _ESM
+    _esm = _BUNDLE.read_text(encoding="utf-8")
 
     rows: traitlets.List[dict[str, str]] = traitlets.List(read_only=True).tag(sync=True)
     metrics: traitlets.List[dict[str, Any]] = traitlets.List(read_only=True).tag(sync=True)
