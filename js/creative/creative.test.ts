@@ -118,7 +118,7 @@ describe("creative frame page", () => {
       messageId: "a1",
       catalogue: JSON.stringify(catalogue),
     });
-    iframe.contentDocument!.body.innerHTML = '<main id="ad" class="ad"></main>';
+    iframe.contentDocument!.body.innerHTML = '<main id="ad" class="ad ad-inline"></main>';
     posted = [];
     // jsdom's parent of a frame is its own window object, not vitest's global.
     vi.spyOn(iframe.contentWindow!.parent, "postMessage").mockImplementation((message: unknown) => {

@@ -15,11 +15,17 @@ const VIEW_RATIO = 0.5;
 const VIEW_MS = 1000;
 const TYPING_MS = 3000;
 
-/** Runs the creative in `win`, whose document is frame.html or modal.html. */
+/**
+ * Runs the creative in `win`, whose document is the local server's ad.html: an
+ * empty `main#ad` under a root whose data attributes say the mode, bid and code.
+ */
 export function startCreative(win: Window): void {
   const document = win.document;
   const root = document.documentElement;
   const ds = root.dataset;
+  const main = document.getElementById("ad");
+  if (!main) return;
+  const card: HTMLElement = main;
   const mode = ds.mode === "modal" ? "modal" : "frame";
   const bidId = ds.bidId || "";
   const code = ds.code || "";
@@ -189,8 +195,6 @@ export function startCreative(win: Window): void {
     channel.event("ad.render-started", { id: bidId });
     const userText = lastUserText(messages);
     state.product = pickProduct(catalogue, userText);
-    const card = document.getElementById("ad");
-    if (!card) return;
     buildCard(card, userText);
     if (video) {
       state.player = buildPlayer(card, state.product, format === "rewarded", {
@@ -238,8 +242,10 @@ export function startCreative(win: Window): void {
   // -- modal ------------------------------------------------------------------------------
 
   function renderModal(): void {
-    const card = document.getElementById("ad");
-    if (!card) return;
+    card.classList.add("modal");
+    card.setAttribute("role", "dialog");
+    card.setAttribute("aria-modal", "true");
+    card.setAttribute("aria-label", "Sponsored offer");
     const userText = ds.context || "";
     state.product = pickProduct(catalogue, userText);
     const close = el("button", "close", "\u00d7");
@@ -265,6 +271,7 @@ export function startCreative(win: Window): void {
   if (mode === "modal") {
     renderModal();
   } else {
+    card.setAttribute("aria-live", "polite");
     win.addEventListener("message", (ev) =>
       channel.receive(ev, {
         "update-iframe": onUpdate,

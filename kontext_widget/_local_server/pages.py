@@ -34,12 +34,14 @@ def bid_page(kind: str, bid: ServedBid, query: Mapping[str, str]) -> tuple[str, 
         "theme": theme if theme in _THEMES else "",
         "catalogue": _catalogue_json(),
     }
-    if kind == "frame":
-        return "frame.html", values
-    if kind == "modal":
-        values["context"] = bid.context
-        values["component_params"] = query.get("componentParams", "")
-        return "modal.html", values
+    if kind in ("frame", "modal"):
+        # One page for both frames; the creative builds the rest for its mode.
+        modal = kind == "modal"
+        values["mode"] = kind
+        values["title"] = "Kontext offer" if modal else "Kontext ad"
+        values["context"] = bid.context if modal else ""
+        values["component_params"] = query.get("componentParams", "") if modal else ""
+        return "ad.html", values
     product = _product(query.get("product", ""))
     values["product_name"] = str(product["name"])
     values["product_tagline"] = str(product["tagline"])

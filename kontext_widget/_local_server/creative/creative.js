@@ -260,6 +260,9 @@
     const document2 = win.document;
     const root = document2.documentElement;
     const ds = root.dataset;
+    const main = document2.getElementById("ad");
+    if (!main) return;
+    const card = main;
     const mode = ds.mode === "modal" ? "modal" : "frame";
     const bidId = ds.bidId || "";
     const code = ds.code || "";
@@ -292,23 +295,23 @@
       if (mode === "modal") params.set("component", "modal");
       return "/api/click/" + encodeURIComponent(bidId) + "?" + params.toString();
     }
-    function buildCard(card, userText) {
+    function buildCard(card2, userText) {
       const product = state.product;
       if (typeof product.accent === "string" && /^#[0-9a-fA-F]{3,8}$/.test(product.accent)) {
-        card.style.setProperty("--accent", product.accent);
+        card2.style.setProperty("--accent", product.accent);
       }
       const head = el("div", "ad-head");
       head.append(el("span", "monogram", (product.brand || "K").slice(0, 1)));
       head.append(el("span", "brand", product.brand || ""));
       head.append(el("p", "sponsored", "Sponsored"));
-      card.append(head);
+      card2.append(head);
       const because = userText ? "Because you asked about “" + snippet(userText) + "”" : "Picked for this conversation";
-      card.append(el("p", "because", because));
-      card.append(el("p", "product", product.name || ""));
-      card.append(el("p", "tagline", product.tagline || ""));
+      card2.append(el("p", "because", because));
+      card2.append(el("p", "product", product.name || ""));
+      card2.append(el("p", "tagline", product.tagline || ""));
       state.content = (product.name || "") + " — " + (product.tagline || "");
     }
-    function buildFooter(card, ctaText) {
+    function buildFooter(card2, ctaText) {
       const foot = el("div", "ad-foot");
       const cta = el("a", "cta", ctaText);
       cta.href = clickUrl("cta");
@@ -319,7 +322,7 @@
       typing.hidden = true;
       typing.id = "typing";
       foot.append(typing);
-      card.append(foot);
+      card2.append(foot);
     }
     function onCardClick(ev) {
       const target = ev.target instanceof Element ? ev.target : null;
@@ -375,7 +378,7 @@
       }
       evaluateVisibility();
     }
-    function watchVisibility(card) {
+    function watchVisibility(card2) {
       if (typeof IntersectionObserver !== "function") return;
       const observer = new IntersectionObserver(
         (entries) => {
@@ -385,7 +388,7 @@
         },
         { threshold: [0, 0.25, 0.5, 0.75, 1] }
       );
-      observer.observe(card);
+      observer.observe(card2);
     }
     function onUserEvent() {
       const typing = document2.getElementById("typing");
@@ -401,8 +404,6 @@
       channel.event("ad.render-started", { id: bidId });
       const userText = lastUserText(messages);
       state.product = pickProduct(catalogue, userText);
-      const card = document2.getElementById("ad");
-      if (!card) return;
       buildCard(card, userText);
       if (video) {
         state.player = buildPlayer(card, state.product, format === "rewarded", {
@@ -443,8 +444,10 @@
       if (!state.rendered) renderFrame(data.messages);
     }
     function renderModal() {
-      const card = document2.getElementById("ad");
-      if (!card) return;
+      card.classList.add("modal");
+      card.setAttribute("role", "dialog");
+      card.setAttribute("aria-modal", "true");
+      card.setAttribute("aria-label", "Sponsored offer");
       const userText = ds.context || "";
       state.product = pickProduct(catalogue, userText);
       const close = el("button", "close", "×");
@@ -469,6 +472,7 @@
     if (mode === "modal") {
       renderModal();
     } else {
+      card.setAttribute("aria-live", "polite");
       win.addEventListener(
         "message",
         (ev) => channel.receive(ev, {
