@@ -44,7 +44,8 @@ import importlib.resources, pathlib, sys
 assert pathlib.Path(kw.__file__).resolve().is_relative_to(pathlib.Path(sys.prefix).resolve()), (
     kw.__file__
 )
-assert importlib.resources.files("kontext_widget").joinpath("static/widget.js").is_file()
+for bundle in ("static/widget.js", "static/event_log.js"):
+    assert importlib.resources.files("kontext_widget").joinpath(bundle).is_file(), bundle
 session.destroy()
 server.stop()
 print("quick start OK:", names)
@@ -131,6 +132,7 @@ def check_wheel(wheel: Path, expected_version: str) -> None:
     required = {
         "kontext_widget/py.typed",
         "kontext_widget/static/widget.js",
+        "kontext_widget/static/event_log.js",
         "kontext_widget/notebooks/chat_demo.ipynb",
         "kontext_widget/notebooks/placements.ipynb",
         *(
@@ -170,6 +172,8 @@ def check_sdist(sdist: Path, expected_version: str) -> None:
         "pyproject.toml",
         "kontext_widget/_version.py",
         "kontext_widget/static/widget.js",
+        "kontext_widget/static/event_log.js",
+        "kontext_widget/_local_server/creative/creative.js",
         "notebooks/chat_demo.ipynb",
         "docs/protocol.md",
         "docs/api.py",

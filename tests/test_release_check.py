@@ -33,6 +33,7 @@ def wheel_files(version: str) -> dict[str, bytes]:
         "kontext_widget/__init__.py": b"",
         "kontext_widget/py.typed": b"",
         "kontext_widget/static/widget.js": b"export default {}",
+        "kontext_widget/static/event_log.js": b"export default {}",
         "kontext_widget/notebooks/chat_demo.ipynb": b"{}",
         "kontext_widget/notebooks/placements.ipynb": b"{}",
         f"{info}/METADATA": (
@@ -63,6 +64,7 @@ def test_a_complete_wheel_passes(release: ModuleType, tmp_path: Path) -> None:
     "missing",
     [
         "kontext_widget/static/widget.js",
+        "kontext_widget/static/event_log.js",
         "kontext_widget/py.typed",
         "kontext_widget/notebooks/placements.ipynb",
         "kontext_widget/_local_server/creative/creative.js",
@@ -97,6 +99,8 @@ def test_an_sdist_with_a_built_api_reference_fails(release: ModuleType, tmp_path
         "pyproject.toml",
         "kontext_widget/_version.py",
         "kontext_widget/static/widget.js",
+        "kontext_widget/static/event_log.js",
+        "kontext_widget/_local_server/creative/creative.js",
         "notebooks/chat_demo.ipynb",
         "docs/protocol.md",
         "docs/api.py",
