@@ -86,7 +86,7 @@ const vocabularyModule = await build({
   format: "esm",
   logLevel: "warning",
 });
-const { FRAME_TO_HOST, HOST_TO_FRAME, FRAME_EVENTS } = await import(
+const { FRAME_TO_HOST, HOST_TO_FRAME, FRAME_EVENTS, FRAME_DATA_FIELDS, FRAME_EVENT_FIELDS } = await import(
   `data:text/javascript;base64,${Buffer.from(vocabularyModule.outputFiles[0].contents).toString("base64")}`
 );
 const vocabulary = `${JSON.stringify(
@@ -95,6 +95,8 @@ const vocabulary = `${JSON.stringify(
     frame_to_host: FRAME_TO_HOST,
     host_to_frame: HOST_TO_FRAME,
     frame_events: FRAME_EVENTS,
+    frame_data_fields: FRAME_DATA_FIELDS,
+    frame_event_fields: FRAME_EVENT_FIELDS,
   },
   null,
   2,

@@ -25,7 +25,7 @@ import type {
   UserEventData,
 } from "./protocol";
 import { MODAL_COMPONENT } from "./protocol";
-import type { FrameEventName, FrameToHostType, HostToFrameType } from "./vocabulary";
+import type { FRAME_DATA_FIELDS, FRAME_EVENT_FIELDS, FrameEventName, FrameToHostType, HostToFrameType } from "./vocabulary";
 
 type Assert<T extends true> = T;
 /** Non-distributive: `A` is assignable to `B`. */
@@ -44,6 +44,22 @@ export type TypesAreOfficial = Assert<Equals<KnownMessageType, IframeMessageType
 export type VocabularyIsOfficial = Assert<Equals<FrameToHostType | HostToFrameType, IframeMessageType>>;
 export type DirectionsAreDisjoint = Assert<Equals<Extract<FrameToHostType, HostToFrameType>, never>>;
 export type EventNamesAreOfficial = Assert<Equals<FrameEventName, keyof AdEventMap>>;
+// The field lists copied for Python are exactly the official data and payload keys.
+type DataFieldsConform = {
+  [T in FrameToHostType]: Equals<
+    (typeof FRAME_DATA_FIELDS)[T][number],
+    Exclude<keyof IframeMessageData<T>, "code" | "component">
+  >;
+};
+export type DataFieldsAreOfficial = Assert<All<DataFieldsConform[FrameToHostType]>>;
+type EventFieldsConform = {
+  // An event without payload (`undefined`) has no fields (`keyof never` would be every key).
+  [K in FrameEventName]: Equals<
+    (typeof FRAME_EVENT_FIELDS)[K][number],
+    AdEventMap[K] extends undefined ? never : keyof AdEventMap[K]
+  >;
+};
+export type EventFieldsAreOfficial = Assert<All<EventFieldsConform[FrameEventName]>>;
 // Each host → frame type has its data shape, and only those types.
 export type HostToFrameDataIsComplete = Assert<Equals<keyof HostToFrameData, HostToFrameType>>;
 

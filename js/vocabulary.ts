@@ -57,6 +57,48 @@ export const FRAME_EVENTS = [
   "video.completed",
 ] as const satisfies readonly (keyof AdEventMap)[];
 
+/**
+ * The `data` fields of each frame → host type (besides `code` and `component`,
+ * which any message may carry), as the official types have them; copied for
+ * Python, whose reads are checked against them (tests/test_frame_vocabulary.py).
+ * `conformance.types.ts` checks each list is exactly the official type's keys.
+ */
+export const FRAME_DATA_FIELDS = {
+  "init-iframe": [],
+  "show-iframe": [],
+  "hide-iframe": [],
+  "ad-done-iframe": ["id", "content", "messageId", "cachedContent"],
+  "view-iframe": ["id", "content", "messageId"],
+  "click-iframe": ["id", "content", "url", "messageId", "target", "fallbackUrl", "appStoreId"],
+  "resize-iframe": ["height"],
+  "set-styles-iframe": ["containerStyles", "iframeStyles"],
+  "open-component-iframe": ["timeout", "brightnessDelta", "componentParams"],
+  "open-skoverlay-iframe": ["position", "dismissible", "appStoreId"],
+  "close-skoverlay-iframe": [],
+  "update-skoverlay-iframe": ["open"],
+  "init-component-iframe": [],
+  "error-component-iframe": [],
+  "close-component-iframe": [],
+  "ad-done-component-iframe": [],
+  "retire-iframe": [],
+  "event-iframe": ["name", "payload"],
+  "error-iframe": [],
+} as const satisfies { [T in FrameToHostType]: readonly string[] };
+
+/** The payload fields of each `event-iframe` name (the official `AdEventMap`), likewise. */
+export const FRAME_EVENT_FIELDS = {
+  "ad.clicked": ["id", "content", "messageId", "url", "format", "area"],
+  "ad.viewed": ["id", "content", "messageId", "format"],
+  "ad.filled": [],
+  "ad.no-fill": ["skipCode"],
+  "ad.render-started": ["id"],
+  "ad.render-completed": ["id"],
+  "ad.error": ["message", "errCode"],
+  "reward.granted": ["id"],
+  "video.started": ["id"],
+  "video.completed": ["id"],
+} as const satisfies { [K in FrameEventName]: readonly string[] };
+
 export type FrameToHostType = (typeof FRAME_TO_HOST)[number];
 export type HostToFrameType = (typeof HOST_TO_FRAME)[number];
 export type FrameEventName = (typeof FRAME_EVENTS)[number];

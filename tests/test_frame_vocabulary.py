@@ -9,6 +9,7 @@ match statements statically; these tests check the behaviour of each case).
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import get_args
@@ -16,8 +17,11 @@ from typing import get_args
 import pytest
 
 import kontext_widget
+from kontext_widget._frame import inbound
 from kontext_widget._frame.inbound import (
+    CLICKED_FIELDS,
     FRAME_VOCABULARY,
+    VIEWED_FIELDS,
     FrameEventName,
     FrameOutcome,
     FrameProtocol,
@@ -76,6 +80,41 @@ def test_the_package_ships_the_generated_copy() -> None:
 def test_the_literal_types_are_the_vocabulary_name_for_name() -> None:
     assert list(get_args(FrameToHostType)) == FRAME_VOCABULARY["frame_to_host"]
     assert list(get_args(FrameEventName)) == FRAME_VOCABULARY["frame_events"]
+
+
+def test_the_event_payload_fields_python_reads_are_official() -> None:
+    # The copy lists each event's official payload fields (tsc checks it against
+    # sdk-common's AdEventMap), so a renamed field fails here, not in production.
+    fields = FRAME_VOCABULARY["frame_event_fields"]
+    assert set(fields) == set(FRAME_VOCABULARY["frame_events"])
+    assert set(VIEWED_FIELDS) <= set(fields["ad.viewed"])
+    assert set(CLICKED_FIELDS) <= set(fields["ad.clicked"])
+
+
+# Read beyond the official data types, on purpose: docs/protocol.md §6.2 (the modal's
+# error details, which sdk-common's type leaves out) and every message's envelope.
+DATA_EXTENSIONS = {"message", "errorType"}
+ENVELOPE = {"code", "component"}
+
+
+def test_the_data_fields_python_reads_are_official() -> None:
+    tree = ast.parse(Path(inbound.__file__).read_text(encoding="utf-8"))
+    read = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "data"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert {"height", "name", "payload"} <= read  # the scan sees the reads
+    fields = FRAME_VOCABULARY["frame_data_fields"]
+    assert set(fields) == set(FRAME_VOCABULARY["frame_to_host"])
+    official = set().union(*fields.values())
+    assert read - official - ENVELOPE == DATA_EXTENSIONS
 
 
 def test_the_two_directions_share_no_type() -> None:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NoReturn, cast
+from typing import Any, Final, Literal, NoReturn, cast
 from urllib.parse import urlsplit
 
 from kontext_widget._events import (
@@ -54,7 +54,7 @@ __all__ = [
 # The vocabulary's one source is js/vocabulary.ts; `npm run build` writes this copy
 # (docs/protocol.md §6). The Literal types below spell it for mypy, and
 # tests/test_frame_vocabulary.py checks that they are the copy, name for name.
-FRAME_VOCABULARY: dict[str, list[str]] = json.loads(
+FRAME_VOCABULARY: dict[str, Any] = json.loads(
     (Path(__file__).parent / "vocabulary.json").read_text(encoding="utf-8")
 )
 FrameToHostType = Literal[
@@ -96,6 +96,12 @@ _BidEventName = Literal[
 ]
 _FRAME_TO_HOST = frozenset(FRAME_VOCABULARY["frame_to_host"])
 _FRAME_EVENTS = frozenset(FRAME_VOCABULARY["frame_events"])
+
+# The payload fields read from the two events that carry text (the bid id is the
+# ad's own, never the message's, docs/protocol.md §13); tests/test_frame_vocabulary.py
+# checks them against the official payload fields in the vocabulary copy.
+VIEWED_FIELDS: Final = ("content", "messageId", "format")
+CLICKED_FIELDS: Final = ("content", "messageId", "url", "format", "area")
 
 MODAL_ERROR_MESSAGE = "Modal component error"
 MODAL_ERROR_CODE = "modal_component_error"
@@ -348,7 +354,7 @@ class FrameProtocol:
         payload: Mapping[str, Any],
     ) -> FrameOutcome:
         if name == "ad.viewed":
-            fields = _strings(payload, "content", "messageId", "format")
+            fields = _strings(payload, *VIEWED_FIELDS)
             if fields is None:
                 return FrameOutcome(report="ad.viewed without content/messageId/format strings")
             viewed = Viewed(
@@ -360,7 +366,7 @@ class FrameProtocol:
             )
             return FrameOutcome(events=[viewed])
         if name == "ad.clicked":
-            fields = _strings(payload, "content", "messageId", "url", "format", "area")
+            fields = _strings(payload, *CLICKED_FIELDS)
             if fields is None:
                 return FrameOutcome(report="ad.clicked without its string fields")
             clicked = Clicked(
