@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import re
+import time
+import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +187,25 @@ def test_a_single_code_has_no_overall_row(server: kw.LocalAdServer) -> None:
 def test_not_constructed_with_unknown_arguments(session: kw.Session) -> None:
     with pytest.raises(TypeError, match=r"session\.event_log\(\)"):
         EventLog(session, colour="red")
+
+
+def test_the_front_end_is_the_built_bundle_held_as_text(server: kw.LocalAdServer) -> None:
+    # The committed js/event_log.ts bundle (npm run check-bundle keeps it current), as
+    # its text: anywidget would watch a Path with a signal holding every widget alive.
+    bundle = Path(_event_log.__file__).parent.parent / "static" / "event_log.js"
+    assert EventLog._esm == bundle.read_text(encoding="utf-8")
+    assert "Generated from js/event_log.ts" in EventLog._esm
+    session = kw.create_session(
+        publisher_token="pub-log", user_id="u", conversation_id="gc", ad_server_url=server.url
+    )
+    log = session.event_log()
+    ref = weakref.ref(log)
+    log.close()
+    session.destroy()
+    del log, session
+    # The destroyed session's last I/O task lets go of it (and its listeners) shortly.
+    deadline = time.monotonic() + 10
+    while ref() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.05)
+    assert ref() is None
