@@ -91,7 +91,7 @@ class HeadlessViewer:
 
     # -- what the creative does ----------------------------------------------------------
     def render(self, height: float = DEFAULT_HEIGHT) -> HeadlessViewer:
-        """Load and draw the creative: the messages of ``creative.js``'s first render."""
+        """Load and draw the creative: the messages of its first render (js/creative/)."""
         if isinstance(height, bool) or not isinstance(height, int | float):
             raise TypeError(f"height must be a number of CSS pixels, got {type(height).__name__}")
         self._check_alive()
@@ -159,7 +159,7 @@ class HeadlessViewer:
 
     def _post(self, kind: str, data: dict[str, Any]) -> None:
         # Exactly what js/view.ts relays for a message from the inline frame: the
-        # creative puts its placement code into data (creative.js post()).
+        # creative puts its placement code into data (js/creative/channel.ts post()).
         relayed = {
             "kind": "frame-message",
             "source": "inline",

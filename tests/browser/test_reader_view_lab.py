@@ -184,7 +184,7 @@ def expected_ads(path: Path) -> list[ExpectedAd]:
 
 
 def snippet(text: str) -> str:
-    """What the creative quotes of a question (creative.js ``snippet``), without the ellipsis."""
+    """What the creative quotes of a question (``snippet``, js/creative/), no ellipsis."""
     flat = re.sub(r"\s+", " ", text).strip()
     return flat if len(flat) <= 60 else flat[:59].rstrip()
 
