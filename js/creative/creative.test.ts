@@ -4,6 +4,7 @@
  * tests/test_creative_browser.py and the JupyterLab tests under tests/browser/.
  */
 
+import { handleIframeMessage, type IframeMessage, type IframeMessageEvent } from "@kontextso/sdk-common";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import catalogue from "../../kontext_widget/_local_server/creative/catalogue.json";
 import { FRAME_EVENTS, FRAME_TO_HOST, HOST_TO_FRAME, type HostToFrameType } from "../vocabulary";
@@ -177,5 +178,41 @@ describe("creative frame page", () => {
       expect(FRAME_TO_HOST).toContain(message.type);
       if (message.type === "event-iframe") expect(FRAME_EVENTS).toContain(message.data.name);
     }
+    // The official host-side handler (sdk-common, for this code) takes every one of them.
+    const accepted: IframeMessage[] = [];
+    const official = handleIframeMessage((m) => accepted.push(m), { code: "inlineAd" });
+    for (const message of posted) {
+      official(new MessageEvent("message", { data: message, origin: window.location.origin }) as IframeMessageEvent);
+    }
+    expect(accepted).toEqual(posted);
+  });
+  it("as the modal page: a dialog that announces itself and closes on request", () => {
+    const root = iframe.contentDocument!.documentElement;
+    Object.assign(root.dataset, { mode: "modal", format: "interstitial", context: "coffee beans?" });
+    startCreative(iframe.contentWindow!);
+    const card = iframe.contentDocument!.getElementById("ad")!;
+    expect([card.getAttribute("role"), card.getAttribute("aria-modal"), card.classList.contains("modal")]).toEqual([
+      "dialog",
+      "true",
+      true,
+    ]);
+    expect(card.querySelector(".product")?.textContent).toBe("Morning Ritual Coffee Kit");
+    card.querySelector<HTMLButtonElement>(".close")!.click();
+    iframe.contentDocument!.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }));
+    const modal = { code: "inlineAd", component: "modal" };
+    expect(posted).toEqual([
+      { type: "init-component-iframe", data: modal },
+      { type: "close-component-iframe", data: modal },
+      { type: "close-component-iframe", data: modal },
+    ]);
+    // It hears nothing from the host (the modal gets no update-iframe, docs/protocol.md §6.4).
+    fromHost("update-iframe", { code: "inlineAd", messages: [] });
+    expect(posted).toHaveLength(3);
+    const accepted: IframeMessage[] = [];
+    const official = handleIframeMessage((m) => accepted.push(m), { code: "inlineAd", component: "modal" });
+    for (const message of posted) {
+      official(new MessageEvent("message", { data: message, origin: window.location.origin }) as IframeMessageEvent);
+    }
+    expect(accepted).toEqual(posted);
   });
 });
