@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from ._ad import Ad, relay_front_end_message, when_filled
 from ._constants import HEADLESS_VIEWER_ENV
 from ._exceptions import KontextError
+from ._frame.inbound import FrameEventName, FrameToHostType
 from ._local_server import default_format
 
 __all__ = ["DEFAULT_HEIGHT", "HEADLESS_VIEWER_ENV", "HeadlessViewer"]
@@ -154,10 +155,10 @@ class HeadlessViewer:
         query = urlencode({"code": self._ad.code, "messageId": self._ad.message_id, "area": area})
         return f"{self._ad.server_origin}/api/click/{self._bid_id}?{query}"
 
-    def _event(self, name: str, payload: dict[str, Any]) -> None:
+    def _event(self, name: FrameEventName, payload: dict[str, Any]) -> None:
         self._post("event-iframe", {"name": name, "payload": payload})
 
-    def _post(self, kind: str, data: dict[str, Any]) -> None:
+    def _post(self, kind: FrameToHostType, data: dict[str, Any]) -> None:
         # Exactly what js/view.ts relays for a message from the inline frame: the
         # creative puts its placement code into data (js/creative/channel.ts post()).
         relayed = {

@@ -119,15 +119,17 @@ def test_every_message_goes_through_the_browser_relay_handler(
     """The viewer feeds Ad._on_front_end_message -> FrameProtocol.handle, like js/view.ts does."""
     ad = _filled_ad(session)
     handled: list[tuple[str, str]] = []
+    messages: list[dict[str, Any]] = []
     original = _frame_messages.FrameProtocol.handle
 
     def spy(self: Any, message: object, source: str = "inline") -> Any:
         assert isinstance(message, dict)
         handled.append((message["type"], message["data"]["code"]))
+        messages.append(message)
         return original(self, message, source)
 
     monkeypatch.setattr(_frame_messages.FrameProtocol, "handle", spy)
-    HeadlessViewer(ad).render().view().click()
+    HeadlessViewer(ad).render().view().click(fallback_url="https://example.com/")
     assert [kind for kind, _code in handled] == [
         "init-iframe",
         "event-iframe",
@@ -141,6 +143,15 @@ def test_every_message_goes_through_the_browser_relay_handler(
         "event-iframe",
     ]
     assert {code for _kind, code in handled} == {"inlineAd"}
+    # Each message carries the official fields of its type and event (js/vocabulary.ts).
+    vocabulary = _frame_messages.FRAME_VOCABULARY
+    for message in messages:
+        data = dict(message["data"])
+        data.pop("code")
+        assert set(data) <= set(vocabulary["frame_data_fields"][message["type"]]), message
+        if message["type"] == "event-iframe":
+            payload_fields = vocabulary["frame_event_fields"][data["name"]]
+            assert set(data["payload"]) <= set(payload_fields), message
 
 
 def test_the_handlers_rules_apply_render_events_once(session: kw.Session) -> None:
