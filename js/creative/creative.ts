@@ -15,6 +15,25 @@ const VIEW_RATIO = 0.5;
 const VIEW_MS = 1000;
 const TYPING_MS = 3000;
 
+/** What one page of the creative keeps between messages. */
+interface CreativeState {
+  /** The assistant message the ad is under (updated by `update-iframe`). */
+  messageId: string;
+  product: Product;
+  /** The ad text reported with views and clicks. */
+  content: string;
+  rendered: boolean;
+  viewed: boolean;
+  /** Visible share of the card: from inside (IntersectionObserver) and from the host's dimensions. */
+  ioRatio: number | null;
+  hostRatio: number | null;
+  viewTimer: number;
+  player: Player | null;
+  modalRequested: boolean;
+  typingTimer: number;
+  lastHeight: number;
+}
+
 /**
  * Runs the creative in `win`, whose document is the local server's ad.html: an
  * empty `main#ad` under a root whose data attributes say the mode, bid and code.
@@ -35,16 +54,16 @@ export function startCreative(win: Window): void {
   const channel = openChannel(win, code, mode === "modal" ? "modal" : null);
   const video = format === "video" || format === "rewarded";
 
-  const state = {
+  const state: CreativeState = {
     messageId: ds.messageId || query.get("messageId") || "",
-    product: FALLBACK as Product,
+    product: FALLBACK,
     content: "",
     rendered: false,
     viewed: false,
-    ioRatio: null as number | null,
-    hostRatio: null as number | null,
+    ioRatio: null,
+    hostRatio: null,
     viewTimer: 0,
-    player: null as Player | null,
+    player: null,
     modalRequested: false,
     typingTimer: 0,
     lastHeight: -1,
