@@ -27,11 +27,13 @@ about 35 s on 2 cores (30 counted turns after 2 warm-up turns).
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # the harness is imported as the package tests.browser
@@ -39,6 +41,15 @@ if str(REPO_ROOT) not in sys.path:  # the harness is imported as the package tes
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+from bench.browser_trace import (  # noqa: E402
+    BARE_FRAME_JS,
+    COMM_ECHO_JS,
+    FLOORS_CELL,
+    FRAME_TIMINGS_JS,
+    KERNEL_TRACE_CELL,
+    PAGE_TRACE_JS,
+    stage_table,
+)
 from kontext_widget import LocalAdServer  # noqa: E402
 from tests.browser.ad_checks import (  # noqa: E402
     EXPECT_TIMEOUT_MS,
@@ -56,14 +67,14 @@ from tests.browser.pages import CHROMIUM_ARGS, new_tab  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).parent / "browser_timings.json"
-RUNS = 30
+RUNS = int(os.environ.get("KW_BENCH_RUNS", "30"))
 WARMUP = 2  # first turns pay for loading the creative's assets and JIT: not counted
 
 VISIBLE = "assistant message added -> ad visible (JupyterLab)"
 CLICK = "iframe click -> Python on_event (JupyterLab)"
 
 # Cell indices of the notebook.
-SESSION, USER, RENDER = range(3)
+SESSION, TRACE, USER, RENDER, FLOORS = range(5)
 
 # The user turn: a new message id each run, and the preload answered before the
 # assistant message comes (as in a chat, where the model takes seconds to reply).
@@ -88,32 +99,32 @@ _RENDER_CELL = """
     mark("assistant-added", turn=turn, t0=t0)
 """
 
-# Records, once per animation frame, when each ad iframe (keyed by its messageId)
-# is first shown with a box; wall-clock ms, comparable with the kernel's time.time().
-_WATCH_VISIBLE_JS = """
-(prefix) => {
-  window.__kwVisible = {};
-  const tick = () => {
-    const now = performance.timeOrigin + performance.now();
-    for (const frame of document.querySelectorAll('iframe')) {
-      if (!frame.src.startsWith(prefix)) continue;
-      const id = new URL(frame.src).searchParams.get('messageId');
-      if (id in window.__kwVisible) continue;
-      if (getComputedStyle(frame).display !== 'none' && frame.getBoundingClientRect().height > 0) {
-        window.__kwVisible[id] = now;
-      }
-    }
-    requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-}
-"""
-
-_RECORD_CLICK_JS = """
-() => document.addEventListener('click', () => {
-  window.__kwClickAt = performance.timeOrigin + performance.now();
-}, { capture: true, once: true })
-"""
+VISIBLE_STAGES = [
+    "add_message (t0)",
+    "render cell ended (kernel)",
+    "bid assigned to the Ad (kernel loop)",
+    "trait sync sent (kernel)",
+    "sync at the page's WebSocket",
+    "iframe inserted (view)",
+    "frame document requested",
+    "frame document received",
+    "creative.js received",
+    "creative script running",
+    "init-iframe at the page",
+    "update-iframe at the frame",
+    "show-iframe at the page",
+    "resize-iframe at the page",
+    "visible (animation frame)",
+]
+CLICK_STAGES = [
+    "click in the frame",
+    "click-iframe at the page",
+    "event-iframe ad.clicked at the page",
+    "ad.clicked sent on the WebSocket",
+    "kernel comm_msg handler",
+    "Ad's comm handler",
+    "on_event called",
+]
 
 
 def summarize(seconds: list[float]) -> str:
@@ -126,31 +137,47 @@ def summarize(seconds: list[float]) -> str:
     )
 
 
+def _first(records: list[dict[str, Any]], after: float, **match: Any) -> float | None:
+    """The time (ms) of the first record at or after ``after`` whose fields match."""
+    times = [
+        r["at"]
+        for r in records
+        if r["at"] >= after and all(r.get(key) == value for key, value in match.items())
+    ]
+    return min(times) if times else None
+
+
+def _stages(pairs: list[tuple[str, float | None]]) -> dict[str, float]:
+    return {name: at for name, at in pairs if at is not None}
+
+
 def one_turn(
     notebook: NotebookPage, log: KernelLog, ad_server: LocalAdServer, turn: int
-) -> tuple[float, float]:
-    """Run turn ``turn``; its (message added -> visible, click -> on_event) in seconds."""
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Run turn ``turn``; the stage times (wall-clock ms) of its two latencies."""
     page = notebook.page
+    message_id = f"a{turn}"
     notebook.run_cell(USER)
     notebook.run_cell(RENDER)
     added = log.wait_for(
         lambda r: r["kind"] == "mark" and r["name"] == "assistant-added" and r["turn"] == turn,
         what=f"the assistant-added mark of turn {turn}",
     )
-    visible_at = wait_for_js_value(page, f"window.__kwVisible['a{turn}']")
-    to_visible = visible_at / 1000 - added["t0"]
+    t0 = added["t0"] * 1000
+    wait_for_js_value(
+        page, f"window.__kwTrace.find(r => r.what === 'visible' && r.id === '{message_id}')"
+    )
 
     iframe = notebook.output_area(RENDER).locator(f'iframe[src^="{frame_prefix(ad_server)}"]')
     expect(iframe).to_have_count(1, timeout=EXPECT_TIMEOUT_MS)
     src = iframe.get_attribute("src") or ""
     bid_id = src.removeprefix(frame_prefix(ad_server)).split("?")[0]
-    if f"messageId=a{turn}&" not in src or bid_id not in ad_server.bids:
+    if f"messageId={message_id}&" not in src or bid_id not in ad_server.bids:
         raise RuntimeError(f"turn {turn}: the ad iframe is not this turn's bid: {src}")
     frame = notebook.frame_of(iframe)
     expect(frame.locator("html")).to_have_attribute(
         "data-state", "rendered", timeout=EXPECT_TIMEOUT_MS
     )
-    frame.evaluate(_RECORD_CLICK_JS)
     with page.context.expect_page() as opened:
         frame.locator("#ad a.cta").click()
     landing = opened.value
@@ -158,11 +185,100 @@ def one_turn(
     landing.wait_for_load_state()
     landing.close()
     clicked = log.wait_for_event("ad.clicked", where=lambda r: r["payload"].get("id") == bid_id)
-    click_at = wait_for_js_value(frame, "window.__kwClickAt")
-    return to_visible, clicked["t"] - click_at / 1000
+    inner = frame.evaluate(FRAME_TIMINGS_JS)
+    host = page.evaluate("window.__kwTrace")
+    kernel = [
+        r
+        for r in log.records()
+        if r["kind"] == "mark" and r["name"] == "trace" and r["at"] >= t0 - 1
+    ]
+    own = [r for r in host if r["id"] in (message_id, None)]
+    visible = _stages(
+        [
+            ("add_message (t0)", t0),
+            ("render cell ended (kernel)", _first(kernel, t0, what="cell-ended")),
+            (
+                "bid assigned to the Ad (kernel loop)",
+                _first(kernel, t0, what="assign", id=message_id),
+            ),
+            ("trait sync sent (kernel)", _first(kernel, t0, what="sync-sent", id=message_id)),
+            ("sync at the page's WebSocket", _first(own, t0, what="ws-in-update", id=message_id)),
+            ("iframe inserted (view)", _first(own, t0, what="iframe-inserted", id=message_id)),
+            ("frame document requested", inner["docRequest"]),
+            ("frame document received", inner["docResponse"]),
+            ("creative.js received", inner["scriptEnd"]),
+            ("creative script running", _first(inner["trace"], t0, what="creative-running")),
+            ("init-iframe at the page", _first(own, t0, what="host-got", name="init-iframe")),
+            ("update-iframe at the frame", _first(inner["trace"], t0, what="frame-got-update")),
+            ("show-iframe at the page", _first(own, t0, what="host-got", name="show-iframe")),
+            ("resize-iframe at the page", _first(own, t0, what="host-got", name="resize-iframe")),
+            ("visible (animation frame)", _first(own, t0, what="visible", id=message_id)),
+        ]
+    )
+    click_at = _first(inner["trace"], t0, what="click")
+    if click_at is None:
+        raise RuntimeError(f"turn {turn}: the frame recorded no click")
+    click = _stages(
+        [
+            ("click in the frame", click_at),
+            (
+                "click-iframe at the page",
+                _first(own, click_at, what="host-got", name="click-iframe"),
+            ),
+            (
+                "event-iframe ad.clicked at the page",
+                _first(own, click_at, what="host-got", name="ad.clicked"),
+            ),
+            (
+                "ad.clicked sent on the WebSocket",
+                _first(host, click_at, what="ws-out", name="ad.clicked"),
+            ),
+            (
+                "kernel comm_msg handler",
+                _first(kernel, click_at, what="comm-handler", tag="ad.clicked"),
+            ),
+            ("Ad's comm handler", _first(kernel, click_at, what="ad-handler", tag="ad.clicked")),
+            ("on_event called", clicked["t"] * 1000),
+        ]
+    )
+    return visible, click
 
 
-def measure(base: Path, runs: int) -> dict[str, list[float]]:
+def floors(notebook: NotebookPage, ad_server: LocalAdServer, runs: int) -> dict[str, str]:
+    """The bare comm (JS -> Python -> JS) and a bare creative frame load, ``runs`` each."""
+    page = notebook.page
+    notebook.run_cell(FLOORS)
+    wait_for_js_value(page, "window.__kwEcho ? true : null")
+    echoes = page.evaluate(COMM_ECHO_JS, WARMUP + runs)[WARMUP:]
+    bid_id, bid = next(reversed(ad_server.bids.items()))
+    url = f"{frame_prefix(ad_server)}{bid_id}?code={bid.code}&messageId=floor&sdk=sdk-js"
+    loads = []
+    for _ in range(WARMUP + runs):
+        loads.append(
+            page.evaluate(
+                BARE_FRAME_JS,
+                {"url": url, "origin": ad_server.url, "code": bid.code, "messageId": "floor"},
+            )
+        )
+    loads = loads[WARMUP:]
+    ms = 0.001  # summarize() takes seconds
+    return {
+        "floor: bare comm message page -> kernel handler (JupyterLab)": summarize(
+            [(e["kernel"] - e["sent"]) * ms for e in echoes]
+        ),
+        "floor: bare comm round trip page -> kernel -> page (JupyterLab)": summarize(
+            [(e["back"] - e["sent"]) * ms for e in echoes]
+        ),
+        "floor: bare creative frame, element created -> init-iframe": summarize(
+            [(f["init"] - f["created"]) * ms for f in loads]
+        ),
+        "floor: bare creative frame, element created -> visible (no comm)": summarize(
+            [(f["visible"] - f["created"]) * ms for f in loads]
+        ),
+    }
+
+
+def measure(base: Path, runs: int) -> dict[str, Any]:
     """Start the servers and browser under ``base``; ``runs`` counted turns of both timings."""
     server = JupyterServer.start(base / "jupyter")
     try:
@@ -178,8 +294,10 @@ def measure(base: Path, runs: int) -> dict[str, list[float]]:
                         log_path=log.path,
                         conversation_id="conv-bench-browser",
                     ),
+                    KERNEL_TRACE_CELL,
                     _USER_CELL,
                     _RENDER_CELL,
+                    FLOORS_CELL,
                 ],
             )
             browser = playwright.chromium.launch(
@@ -187,21 +305,24 @@ def measure(base: Path, runs: int) -> dict[str, list[float]]:
             )
             try:
                 tab = new_tab(browser)
+                tab.context.add_init_script(PAGE_TRACE_JS)
                 notebook = NotebookPage.open(tab.new_page("lab"), server, name, "lab")
                 notebook.run_cell(SESSION)
-                notebook.page.evaluate(_WATCH_VISIBLE_JS, frame_prefix(ad_server))
-                timings: dict[str, list[float]] = {VISIBLE: [], CLICK: []}
+                notebook.run_cell(TRACE)
+                visible_runs: list[dict[str, float]] = []
+                click_runs: list[dict[str, float]] = []
                 for turn in range(1, WARMUP + runs + 1):
-                    to_visible, to_python = one_turn(notebook, log, ad_server, turn)
+                    visible, click = one_turn(notebook, log, ad_server, turn)
                     if turn > WARMUP:
-                        timings[VISIBLE].append(to_visible)
-                        timings[CLICK].append(to_python)
+                        visible_runs.append(visible)
+                        click_runs.append(click)
+                floor_figures = floors(notebook, ad_server, runs)
                 notebook.close()
             finally:
                 browser.close()
     finally:
         server.stop()
-    return timings
+    return {"visible": visible_runs, "click": click_runs, "floors": floor_figures}
 
 
 def main() -> int:
@@ -210,13 +331,34 @@ def main() -> int:
         return 1
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="kontext-bench-browser-") as tmp:
-        timings = measure(Path(tmp), RUNS)
-    figures = {name: summarize(values) for name, values in timings.items()}
+        measured = measure(Path(tmp), RUNS)
+    visible_runs, click_runs = measured["visible"], measured["click"]
+    figures = {
+        VISIBLE: summarize(
+            [(r["visible (animation frame)"] - r["add_message (t0)"]) / 1000 for r in visible_runs]
+        ),
+        CLICK: summarize(
+            [(r["on_event called"] - r["click in the frame"]) / 1000 for r in click_runs]
+        ),
+        **measured["floors"],
+    }
+    breakdown = {
+        VISIBLE: stage_table(VISIBLE, VISIBLE_STAGES, visible_runs, "add_message (t0)"),
+        CLICK: stage_table(CLICK, CLICK_STAGES, click_runs, "click in the frame"),
+    }
     for name, value in figures.items():
         print(f"{name}: {value}")
-    OUTPUT.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {OUTPUT} ({time.perf_counter() - started:.0f} s)")
+    for lines in breakdown.values():
+        print("\n".join(["", *lines]))
+    payload = {"figures": figures, "breakdown": breakdown, "load": _load_average()}
+    OUTPUT.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {OUTPUT} ({time.perf_counter() - started:.0f} s, load {payload['load']})")
     return 0
+
+
+def _load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min, {os.cpu_count()} cores)"
 
 
 if __name__ == "__main__":
