@@ -99,11 +99,69 @@ _RENDER_CELL = """
     mark("assistant-added", turn=turn, t0=t0)
 """
 
+# Written as the bench's jupyter_server_config.py: records (in the server process)
+# when the ad's iframe_url update arrives from the kernel's ZMQ socket and when it
+# is written to the page's WebSocket. jupyter_server's kernel WebSocket leaves
+# Nagle's algorithm on: a small message written while an earlier one is not yet
+# acknowledged waits for the browser's delayed ACK (40 ms on Linux); with
+# KW_BENCH_NODELAY=1 the server sets TCP_NODELAY on it.
+SERVER_PROBE_CONFIG = """
+import json
+import os
+import re
+import time
+
+import tornado.websocket
+from jupyter_server.services.kernels.connection import channels
+
+_TRACE = os.environ["KW_BENCH_SERVER_TRACE"]
+_NODELAY = os.environ.get("KW_BENCH_NODELAY") == "1"
+_ID = re.compile(rb"messageId=(a[0-9]+)")
+
+
+def _trace(what, payload):
+    if b"iframe_url" not in payload or b'"update"' not in payload:
+        return
+    found = _ID.search(payload)
+    if found:
+        record = {"what": what, "at": time.time() * 1000, "id": found.group(1).decode()}
+        with open(_TRACE, "a", encoding="utf-8") as log:
+            log.write(json.dumps(record) + "\\n")
+
+
+_handle_outgoing = channels.ZMQChannelsWebsocketConnection.handle_outgoing_message
+
+
+def _handle_outgoing_traced(self, stream, outgoing_msg):
+    _trace("server-got-update", b"".join(bytes(part) for part in outgoing_msg))
+    return _handle_outgoing(self, stream, outgoing_msg)
+
+
+channels.ZMQChannelsWebsocketConnection.handle_outgoing_message = _handle_outgoing_traced
+
+_write_message = tornado.websocket.WebSocketHandler.write_message
+
+
+def _write_message_traced(self, message, binary=False):
+    if _NODELAY and self.ws_connection is not None and not getattr(self, "_kw_nodelay", False):
+        self.ws_connection.set_nodelay(True)
+        self._kw_nodelay = True
+    payload = message if isinstance(message, bytes) else str(message).encode()
+    _trace("server-wrote-update", payload)
+    return _write_message(self, message, binary)
+
+
+tornado.websocket.WebSocketHandler.write_message = _write_message_traced
+"""
+
 VISIBLE_STAGES = [
     "add_message (t0)",
     "render cell ended (kernel)",
     "bid assigned to the Ad (kernel loop)",
     "trait sync sent (kernel)",
+    "sync leaves the kernel's IOPub thread",
+    "sync at jupyter_server (from ZMQ)",
+    "sync written to the WebSocket (jupyter_server)",
     "sync at the page's WebSocket",
     "iframe inserted (view)",
     "frame document requested",
@@ -145,6 +203,15 @@ def _first(records: list[dict[str, Any]], after: float, **match: Any) -> float |
         if r["at"] >= after and all(r.get(key) == value for key, value in match.items())
     ]
     return min(times) if times else None
+
+
+def _server_records() -> list[dict[str, Any]]:
+    """What ``SERVER_PROBE_CONFIG`` recorded in the jupyter_server process so far."""
+    path = Path(os.environ["KW_BENCH_SERVER_TRACE"])
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    return [json.loads(line) for line in lines if line.endswith("\n")]
 
 
 def _stages(pairs: list[tuple[str, float | None]]) -> dict[str, float]:
@@ -193,6 +260,7 @@ def one_turn(
         if r["kind"] == "mark" and r["name"] == "trace" and r["at"] >= t0 - 1
     ]
     own = [r for r in host if r["id"] in (message_id, None)]
+    server = _server_records()
     visible = _stages(
         [
             ("add_message (t0)", t0),
@@ -202,6 +270,18 @@ def one_turn(
                 _first(kernel, t0, what="assign", id=message_id),
             ),
             ("trait sync sent (kernel)", _first(kernel, t0, what="sync-sent", id=message_id)),
+            (
+                "sync leaves the kernel's IOPub thread",
+                _first(kernel, t0, what="iopub-sent", id=message_id),
+            ),
+            (
+                "sync at jupyter_server (from ZMQ)",
+                _first(server, t0, what="server-got-update", id=message_id),
+            ),
+            (
+                "sync written to the WebSocket (jupyter_server)",
+                _first(server, t0, what="server-wrote-update", id=message_id),
+            ),
             ("sync at the page's WebSocket", _first(own, t0, what="ws-in-update", id=message_id)),
             ("iframe inserted (view)", _first(own, t0, what="iframe-inserted", id=message_id)),
             ("frame document requested", inner["docRequest"]),
@@ -215,6 +295,8 @@ def one_turn(
             ("visible (animation frame)", _first(own, t0, what="visible", id=message_id)),
         ]
     )
+    if inner["scriptTransfer"] is not None:
+        visible["creative.js bytes over the network"] = inner["scriptTransfer"]
     click_at = _first(inner["trace"], t0, what="click")
     if click_at is None:
         raise RuntimeError(f"turn {turn}: the frame recorded no click")
@@ -280,6 +362,11 @@ def floors(notebook: NotebookPage, ad_server: LocalAdServer, runs: int) -> dict[
 
 def measure(base: Path, runs: int) -> dict[str, Any]:
     """Start the servers and browser under ``base``; ``runs`` counted turns of both timings."""
+    config = base / "jupyter" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "jupyter_server_config.py").write_text(SERVER_PROBE_CONFIG, encoding="utf-8")
+    server_trace = base / "server-trace.jsonl"
+    os.environ["KW_BENCH_SERVER_TRACE"] = str(server_trace)  # inherited by jupyter lab
     server = JupyterServer.start(base / "jupyter")
     try:
         write_kernel_support(server.root_dir)
@@ -346,6 +433,10 @@ def main() -> int:
         VISIBLE: stage_table(VISIBLE, VISIBLE_STAGES, visible_runs, "add_message (t0)"),
         CLICK: stage_table(CLICK, CLICK_STAGES, click_runs, "click in the frame"),
     }
+    cached = [r.get("creative.js bytes over the network") for r in visible_runs]
+    figures["ad frames that loaded creative.js from the browser cache"] = (
+        f"{sum(size == 0 for size in cached)} of {len(cached)}"
+    )
     for name, value in figures.items():
         print(f"{name}: {value}")
     for lines in breakdown.values():

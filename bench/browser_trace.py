@@ -70,6 +70,26 @@ KERNEL_TRACE_CELL = """
 
     _ad_module.Ad._on_front_end_message = _traced_on_message
 
+    import re as _re
+
+    from ipykernel.iostream import IOPubThread as _IOPubThread
+
+    _really_send = _IOPubThread._really_send
+    _frame_id = _re.compile(rb"messageId=(a[0-9]+)")
+
+    def _traced_really_send(self, msg, *args, **kwargs):
+        try:
+            payload = b"".join(bytes(part) for part in msg)
+        except TypeError:
+            payload = b""
+        found = _frame_id.search(payload) if b'"update"' in payload else None
+        result = _really_send(self, msg, *args, **kwargs)
+        if found and b"iframe_url" in payload:
+            _trace("iopub-sent", id=found.group(1).decode())
+        return result
+
+    _IOPubThread._really_send = _traced_really_send
+
     _kernel = _get_ipython().kernel
     _comm_msg = _kernel.shell_handlers["comm_msg"]
 
@@ -224,7 +244,9 @@ PAGE_TRACE_JS = r"""
   const tick = () => {
     for (const [frame, id] of frames) {
       if (seen.has(id) || !frame.isConnected) continue;
-      if (getComputedStyle(frame).display !== "none" && frame.getBoundingClientRect().height > 0) {
+      const style = getComputedStyle(frame);
+      const shown = style.display !== "none" && style.visibility !== "hidden";
+      if (shown && frame.getBoundingClientRect().height > 0) {
         seen.add(id);
         rec("visible", id);
       }
@@ -267,15 +289,15 @@ async (runs) => {
 """
 
 # A frame of the creative driven by this script alone (no widget, no comm): created
-# hidden as the view creates it, answered update-iframe at once, shown and sized on
-# its messages; ms from the element's creation to init-iframe, show-iframe, and the
-# first animation frame at a non-zero height.
+# hidden as the view creates it (visibility hidden, height 0), answered update-iframe
+# at once, shown and sized on its messages; ms from the element's creation to
+# init-iframe, show-iframe, and the first animation frame at a non-zero height.
 BARE_FRAME_JS = """
 async ({ url, origin, code, messageId }) => {
   const now = () => performance.timeOrigin + performance.now();
   const frame = document.createElement("iframe");
   frame.setAttribute("sandbox", "allow-scripts allow-same-origin allow-popups");
-  frame.style.cssText = "display:none;width:600px;height:0px;border:0";
+  frame.style.cssText = "visibility:hidden;width:600px;height:0px;border:0";
   const marks = {};
   const done = new Promise((resolve) => {
     const onMessage = (event) => {
@@ -287,7 +309,7 @@ async ({ url, origin, code, messageId }) => {
         frame.contentWindow.postMessage({ type: "update-iframe", data: context }, origin);
       } else if (type === "show-iframe") {
         marks.show ??= now();
-        frame.style.display = "block";
+        frame.style.visibility = "visible";
       } else if (type === "resize-iframe") {
         marks.resize ??= now();
         frame.style.height = event.data.data.height + "px";
@@ -295,7 +317,7 @@ async ({ url, origin, code, messageId }) => {
     };
     window.addEventListener("message", onMessage);
     const tick = () => {
-      if (frame.style.display === "block" && frame.getBoundingClientRect().height > 0) {
+      if (frame.style.visibility === "visible" && frame.getBoundingClientRect().height > 0) {
         marks.visible = now();
         window.removeEventListener("message", onMessage);
         resolve();

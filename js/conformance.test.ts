@@ -290,6 +290,7 @@ describe("every official frame → host message (sdk-common makeIframeMessage)",
           const before = host.state();
           const message = official(type, variant);
           host.send(source, message);
+          vi.advanceTimersByTime(0); // a click opens its tab one task later (AdView.click)
           // §6.1 rule 3: only the modal's handler has a component to check.
           const accepted = source === "inline" || variant.component === undefined || variant.component === "modal";
           const after = host.state();

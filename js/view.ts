@@ -173,8 +173,13 @@ export class AdView implements Claimant {
     const frame = document.createElement("iframe");
     applyFrameAttributes(frame, url, "Sponsored content");
     this.applyColorScheme(frame);
+    // Hidden until show-iframe by visibility at height 0, not display:none: the
+    // creative's document is laid out while hidden, so it can measure itself and
+    // send its real height with show-iframe; a display:none frame measures 0 and
+    // can only report its height one frame after being shown (docs/protocol.md §11).
     const style = frame.style;
-    style.display = "none";
+    style.display = "block";
+    style.visibility = "hidden";
     style.width = "100%";
     style.height = "0px";
     this.slot.style.display = "block";
@@ -276,6 +281,7 @@ export class AdView implements Claimant {
       case "show-iframe":
         if (inline) {
           frame.style.display = "block";
+          frame.style.visibility = "visible";
           this.settleSlot(frame);
         }
         break;
@@ -345,7 +351,8 @@ export class AdView implements Claimant {
 
   /** The reservation ends once, when the creative is visible at a real height. */
   private settleSlot(frame: HTMLIFrameElement): void {
-    this.reservation.settle(frame.style.display === "block", Number.parseFloat(frame.style.height) || 0);
+    const shown = frame.style.display === "block" && frame.style.visibility === "visible";
+    this.reservation.settle(shown, Number.parseFloat(frame.style.height) || 0);
   }
 
   private hideFrame(frame: HTMLIFrameElement, closeModal: boolean): void {
@@ -365,16 +372,22 @@ export class AdView implements Claimant {
     this.iframeStyles = [...merged];
   }
 
+  /**
+   * Opens the click URL one task later. Opening a tab blocks this page for tens of
+   * milliseconds (the browser creates the new page synchronously), and a creative
+   * posts its `ad.clicked` event right after `click-iframe`: opened at once, that
+   * event would reach Python only after the new tab (bench/RESULTS.md section 6).
+   * The reader's activation that lets us open a tab lasts seconds, not one task.
+   */
   private click(data: JsonObject): void {
     const serverOrigin = this.model.get("server_origin");
-    const result = handleClick(data, {
-      serverOrigin,
-      serverBase: serverBaseOf(this.model.get("iframe_url"), serverOrigin),
-      open: openInNewTab,
-    });
-    if (result.status === "failed") {
-      this.model.send({ kind: "click-failed", url: result.url, reason: result.reason });
-    }
+    const serverBase = serverBaseOf(this.model.get("iframe_url"), serverOrigin);
+    setTimeout(() => {
+      const result = handleClick(data, { serverOrigin, serverBase, open: openInNewTab });
+      if (result.status === "failed") {
+        this.model.send({ kind: "click-failed", url: result.url, reason: result.reason });
+      }
+    }, 0);
   }
 
   private openModal(data: JsonObject): void {

@@ -130,7 +130,10 @@ describe("rendering", () => {
     );
     expect(frame.getAttribute("allow")).toBe("autoplay; fullscreen");
     expect(frame.title).not.toBe("");
-    expect(frame.style.display).toBe("none");
+    // Hidden but laid out, at height 0: the creative can measure itself before show-iframe.
+    expect(frame.style.visibility).toBe("hidden");
+    expect(frame.style.display).toBe("block");
+    expect(frame.style.height).toBe("0px");
     expect(frame.style.width).toBe("100%");
     // The creative's scheme (here the host's: light), so no opaque canvas is painted.
     expect(frame.style.getPropertyValue("color-scheme")).toBe("light");
@@ -514,9 +517,12 @@ describe("host actions", () => {
     fromInline(view, "resize-iframe", { height: 90 });
     fromInline(view, "show-iframe");
     expect(frame.style.display).toBe("block");
+    expect(frame.style.visibility).toBe("visible");
     fromInline(view, "hide-iframe");
     expect(frame.style.display).toBe("none");
     expect(frame.style.height).toBe("0px");
+    fromInline(view, "show-iframe");
+    expect([frame.style.display, frame.style.visibility]).toEqual(["block", "visible"]);
   });
 
   it("hides itself on error-iframe", () => {
@@ -550,7 +556,7 @@ describe("host actions", () => {
     expect(frame.style.opacity).toBe("0.5");
     expect(frame.style.background).toContain("transparent");
     expect(frame.style.boxShadow).toBe("");
-    expect(frame.style.display).toBe("none");
+    expect(frame.style.visibility).toBe("hidden");
   });
 
   it("posts dimensions every 200 ms while attached and stops on removal", () => {
@@ -611,14 +617,38 @@ describe("host actions", () => {
 });
 
 describe("clicks", () => {
+  // The view opens click URLs one task after the message (see AdView.click).
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   function openSpy() {
     return vi.spyOn(window, "open").mockImplementation(() => null);
   }
+
+  it("relays the messages queued behind click-iframe before opening the tab", () => {
+    const model = new FakeModel();
+    const relayedAtOpen: number[] = [];
+    vi.spyOn(window, "open").mockImplementation(() => {
+      relayedAtOpen.push(model.sentOfKind("frame-message").length);
+      return null;
+    });
+    const view = renderView(model);
+    fromInline(view, "click-iframe", { url: "https://advertiser.test/landing" });
+    fromInline(view, "event-iframe", { name: "ad.clicked", payload: { id: "bid-1" } });
+    expect(relayedAtOpen).toEqual([]);
+    vi.runOnlyPendingTimers();
+    expect(relayedAtOpen).toEqual([2]);
+  });
 
   it("opens http(s) URLs in a new tab without opener or referrer", () => {
     const open = openSpy();
     const view = renderView(new FakeModel());
     fromInline(view, "click-iframe", { url: "https://advertiser.test/landing?x=1" });
+    vi.runOnlyPendingTimers();
     expect(open).toHaveBeenCalledWith("https://advertiser.test/landing?x=1", "_blank", "noopener,noreferrer");
   });
 
@@ -627,6 +657,7 @@ describe("clicks", () => {
     const view = renderView(new FakeModel());
     fromInline(view, "click-iframe", { url: "/api/redirect?id=1" });
     fromInline(view, "click-iframe", { url: "//advertiser.test/p" });
+    vi.runOnlyPendingTimers();
     expect(open.mock.calls.map(([url]) => url)).toEqual([
       `${SERVER_ORIGIN}/api/redirect?id=1`,
       "http://advertiser.test/p",
@@ -640,6 +671,7 @@ describe("clicks", () => {
     for (const url of ["javascript:alert(1)", "data:text/html,<b>x</b>", "vbscript:msgbox(1)"]) {
       fromInline(view, "click-iframe", { url });
     }
+    vi.runOnlyPendingTimers();
     expect(open).not.toHaveBeenCalled();
     const failed = model.sentOfKind("click-failed");
     expect(failed.map((message) => message.url)).toEqual([
@@ -655,6 +687,7 @@ describe("clicks", () => {
     const model = new FakeModel();
     const view = renderView(model);
     fromInline(view, "click-iframe", { url: "amazon://item/1", fallbackUrl: "/fallback" });
+    vi.runOnlyPendingTimers();
     expect(open.mock.calls).toEqual([[`${SERVER_ORIGIN}/fallback`, "_blank", "noopener,noreferrer"]]);
     expect(model.sentOfKind("click-failed")).toEqual([]);
   });
@@ -666,6 +699,7 @@ describe("clicks", () => {
     const model = new FakeModel();
     const view = renderView(model);
     fromInline(view, "click-iframe", { url: "https://a.test/", fallbackUrl: "https://b.test/" });
+    vi.runOnlyPendingTimers();
     expect(open).toHaveBeenCalledTimes(2);
     const [failed] = model.sentOfKind("click-failed");
     expect(failed?.url).toBe("https://a.test/");
@@ -677,6 +711,7 @@ describe("clicks", () => {
     const model = new FakeModel();
     const view = renderView(model);
     fromInline(view, "click-iframe", { fallbackUrl: "https://b.test/" });
+    vi.runOnlyPendingTimers();
     expect(open).not.toHaveBeenCalled();
     expect(model.sentOfKind("click-failed")).toEqual([]);
   });
@@ -686,6 +721,7 @@ describe("clicks", () => {
     const view = renderView(new FakeModel());
     fromInline(view, "open-component-iframe");
     fromModal("click-iframe", { url: "https://advertiser.test/", component: "modal" });
+    vi.runOnlyPendingTimers();
     expect(open).toHaveBeenCalledTimes(1);
   });
 });

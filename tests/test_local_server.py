@@ -619,6 +619,28 @@ def test_static_files(client: httpx.Client) -> None:
         assert client.get(f"/static/{name}").status_code == 404
 
 
+def test_static_files_are_cached_by_the_browser_and_pages_are_not(client: httpx.Client) -> None:
+    """Every ad frame loads the same assets: a browser reuses them, revalidating by ETag."""
+    script = client.get("/static/creative.js")
+    assert script.headers["cache-control"] == "max-age=3600"
+    etag = script.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"') and len(etag) > 10
+    again = client.get("/static/creative.js", headers={"If-None-Match": f'"other", {etag}'})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    assert "content-length" not in again.headers
+    changed = client.get("/static/creative.js", headers={"If-None-Match": '"stale"'})
+    assert (changed.status_code, changed.content) == (200, script.content)
+    style = client.get("/static/creative.css")
+    assert style.headers["etag"] != etag
+    # Pages, answers and errors are never stored.
+    assert client.get("/").headers["cache-control"] == "no-store"
+    assert client.get("/static/nope.js").headers["cache-control"] == "no-store"
+    reply = client.post("/preload", json=preload_body(), headers=AUTH)
+    assert reply.headers["cache-control"] == "no-store"
+    frame = client.get(f"/api/frame/{reply.json()['bids'][0]['bidId']}")
+    assert (frame.status_code, frame.headers["cache-control"]) == (200, "no-store")
+
+
 def test_index_page(client: httpx.Client) -> None:
     response = client.get("/")
     assert response.status_code == 200

@@ -9,6 +9,7 @@ implements it), so it never reaches into ``LocalAdServer``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import re
@@ -46,6 +47,9 @@ CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'none'"
 )
+
+# Seconds a browser may reuse a creative asset without asking again (see _Handler._static).
+STATIC_MAX_AGE: Final = 3600
 
 _BID_PATH: Final = re.compile(r"^/api/(frame|modal|click)/([^/]+)$")
 
@@ -397,17 +401,34 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, render(name, values), "text/html; charset=utf-8")
 
     def _static(self, name: str) -> None:
+        """A creative asset, cacheable: every ad frame loads the same two files, and
+        fetching them again for each frame was a third of an ad's time to screen
+        (bench/RESULTS.md section 6). The ETag is the content's hash, so a changed
+        file is fetched again once the cache's copy is older than ``STATIC_MAX_AGE``."""
         asset = static_asset(name)
         if asset is None:
             raise RequestError(404, f"no such static file: {name}")
-        self._send(200, *asset)
+        body, content_type = asset
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        cache = {"Cache-Control": f"max-age={STATIC_MAX_AGE}", "ETag": etag}
+        if etag in (self.headers.get("If-None-Match") or "").replace(" ", "").split(","):
+            self._send(304, b"", None, cache)
+            return
+        self._send(200, body, content_type, cache)
 
     # -- responses --
 
     def _send_json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
 
-    def _send(self, status: int, body: bytes, content_type: str | None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        cache: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer; ``cache`` (static assets only) replaces the default ``no-store``."""
         # Writing has its own time limit: a client that never reads cannot hold the thread.
         self.connection.settimeout(self.server.request_timeout)
         self.send_response(status)
@@ -417,11 +438,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
             self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Cache-Control", "no-store")
-        if status != 204:
+        for header, value in (cache or {"Cache-Control": "no-store"}).items():
+            self.send_header(header, value)
+        if status not in (204, 304):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if status != 204:
+        if status not in (204, 304):
             self.wfile.write(body)
 
 

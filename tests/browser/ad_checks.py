@@ -23,7 +23,8 @@ EXPECT_TIMEOUT_MS = 15_000
 # 200 ms dimension heartbeat, after the creative loaded: a few seconds at most.
 VIEWED_TIMEOUT = 15.0
 
-# Records when an ad iframe first has a box (display not none, height > 0), in the
+# Records when an ad iframe is first shown with a box (display not none, not
+# visibility hidden, height > 0), in the
 # browser's clock (Date.now(), the same machine clock as the kernel's time.time()).
 _WATCH_VISIBLE_JS = """
 (prefix) => {
@@ -31,7 +32,9 @@ _WATCH_VISIBLE_JS = """
   const timer = setInterval(() => {
     for (const frame of document.querySelectorAll('iframe')) {
       if (!frame.src.startsWith(prefix)) continue;
-      if (getComputedStyle(frame).display !== 'none' && frame.getBoundingClientRect().height > 0) {
+      const style = getComputedStyle(frame);
+      const shown = style.display !== 'none' && style.visibility !== 'hidden';
+      if (shown && frame.getBoundingClientRect().height > 0) {
         window.__kwVisibleAt = Date.now();
         clearInterval(timer);
         return;

@@ -235,7 +235,8 @@ def wait_rendered(notebook: NotebookPage, iframe: Locator) -> Frame:
         "() => document.documentElement.dataset.state === 'rendered'", timeout=30_000
     )
     notebook.page.wait_for_function(
-        "(f) => f.style.display === 'block' && f.getBoundingClientRect().height > 0",
+        "(f) => f.style.display === 'block' && f.style.visibility !== 'hidden'"
+        " && f.getBoundingClientRect().height > 0",
         arg=iframe.element_handle(),
         timeout=30_000,
     )
