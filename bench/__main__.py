@@ -177,7 +177,8 @@ def _section(title: str, description: str, figures: list[suite.Figure], seconds:
     if title.startswith("9."):
         lines += ["", TLS_NOTE.rstrip()]
     if title.startswith("6."):
-        lines += ["", BROWSER_NOTE.rstrip()]
+        breakdown = suite.browser_breakdown()
+        lines += ["", BROWSER_NOTE.rstrip()] + (["", breakdown] if breakdown else [])
     if title.startswith("10."):
         lines += ["", PLUGIN_NOTE.rstrip()]
     return "\n".join(lines)

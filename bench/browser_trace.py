@@ -240,6 +240,15 @@ PAGE_TRACE_JS = r"""
     const name = data.type === "event-iframe" && data.data ? data.data.name : data.type;
     rec("host-got", id, name);
   }, true);
+  // Long tasks (> 50 ms) of the page's main thread: what else held it meanwhile.
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (trace.length < 20000) {
+        trace.push({ what: "longtask", at: performance.timeOrigin + entry.startTime,
+          id: null, name: null, ms: entry.duration });
+      }
+    }
+  }).observe({ type: "longtask", buffered: true });
   const seen = new Set();
   const tick = () => {
     for (const [frame, id] of frames) {

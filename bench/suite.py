@@ -302,8 +302,17 @@ def front_end() -> list[Figure]:
     ]
     if BROWSER_TIMINGS.exists():
         timings = json.loads(BROWSER_TIMINGS.read_text())
-        for name, value in timings.items():
-            figures.append(Figure(f"browser: {name}", str(value)))
+        before = timings.get("before", {}).get("figures", {})
+        for name, value in timings["figures"].items():
+            figures.append(
+                Figure(
+                    f"browser: {name}",
+                    str(value),
+                    timings["targets"].get(name, ""),
+                    timings["passed"].get(name),
+                    before.get(name, "" if before else None),
+                )
+            )
     # Layout figures of tests/browser/test_reader_view_lab.py (issue 13), before/after.
     if LAYOUT_SHIFT.exists():
         layout = json.loads(LAYOUT_SHIFT.read_text())
@@ -316,6 +325,23 @@ def front_end() -> list[Figure]:
                 )
             )
     return figures
+
+
+def browser_breakdown() -> str:
+    """Section 6's stage tables (``bench/browser.py``), before and after, as Markdown."""
+    if not BROWSER_TIMINGS.exists():
+        return ""
+    timings = json.loads(BROWSER_TIMINGS.read_text())
+    runs = [("", timings)]
+    if "before" in timings:
+        runs = [("Before", timings["before"]), ("Measured", timings)]
+    parts = []
+    for heading, run in runs:
+        nodelay = " (jupyter_server with TCP_NODELAY)" if run.get("nodelay") else ""
+        title = f"{heading}: {run['label']}{nodelay}" if heading else run["label"]
+        parts.append(f"{title}, load average {run['load']}:")
+        parts += ["\n".join(lines) for lines in run["breakdown"].values()]
+    return "\n\n".join(parts)
 
 
 # -- 7. LocalAdServer throughput ----------------------------------------------------------------
