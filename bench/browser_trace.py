@@ -240,6 +240,15 @@ PAGE_TRACE_JS = r"""
     const name = data.type === "event-iframe" && data.data ? data.data.name : data.type;
     rec("host-got", id, name);
   }, true);
+  // The widget's own User Timing marks (js/widget.ts): its module evaluated, the
+  // model initialized, a view rendered.
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (!entry.name.startsWith("kontext-widget:") || trace.length >= 20000) continue;
+      trace.push({ what: entry.name.slice("kontext-widget:".length),
+        at: performance.timeOrigin + entry.startTime, id: entry.detail ?? null, name: null });
+    }
+  }).observe({ type: "mark", buffered: true });
   // Long tasks (> 50 ms) of the page's main thread: what else held it meanwhile.
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {

@@ -10,6 +10,22 @@ import { OwnershipRegistry } from "./ownership";
 import type { AdTraits } from "./protocol";
 import { AdView } from "./view";
 
+/**
+ * User Timing marks of the widget's start-up, for DevTools and bench/browser.py
+ * (which breaks an ad's time to screen down by them). Each name keeps only its
+ * latest entry, so a page with many ads holds three marks, not three per ad.
+ */
+function mark(name: string, messageId: string | null): void {
+  try {
+    performance.clearMarks(name);
+    performance.mark(name, { detail: messageId });
+  } catch {
+    // A host without User Timing: nothing to record.
+  }
+}
+
+mark("kontext-widget:evaluated", null);
+
 /** Shared by every view this module instance renders (one bid, one iframe). */
 const registry = new OwnershipRegistry();
 /** anywidget evaluates the bundle once per model: this is the model's liveness. */
@@ -20,6 +36,7 @@ const liveness = new Liveness();
  * the answer is usually in before the first view needs it.
  */
 function initialize({ model, signal }: InitializeProps<AdTraits>): void {
+  mark("kontext-widget:initialize", model.get("message_id"));
   liveness.attach(model, signal);
 }
 
@@ -28,6 +45,7 @@ function initialize({ model, signal }: InitializeProps<AdTraits>): void {
  * when the view goes; either ends the view, and older hosts only do the latter.
  */
 function render({ model, el, signal }: RenderProps<AdTraits>): () => void {
+  mark("kontext-widget:render", model.get("message_id"));
   if (claimBrowserFactsReport()) {
     model.send({ kind: "browser-facts", facts: collectBrowserFacts() });
   }
