@@ -11,7 +11,7 @@ import {
   MODAL_URL,
   SERVER_ORIGIN,
 } from "./test-support";
-import { DIMENSIONS_INTERVAL_MS } from "./view";
+import { CLICK_OPEN_DELAY_MS, DIMENSIONS_INTERVAL_MS } from "./view";
 import type widgetModule from "./widget";
 
 // A fresh module per test: anywidget evaluates the bundle once per model, so its
@@ -617,7 +617,7 @@ describe("host actions", () => {
 });
 
 describe("clicks", () => {
-  // The view opens click URLs one task after the message (see AdView.click).
+  // The view opens click URLs CLICK_OPEN_DELAY_MS after the message.
   beforeEach(() => {
     vi.useFakeTimers();
   });
@@ -639,8 +639,9 @@ describe("clicks", () => {
     const view = renderView(model);
     fromInline(view, "click-iframe", { url: "https://advertiser.test/landing" });
     fromInline(view, "event-iframe", { name: "ad.clicked", payload: { id: "bid-1" } });
+    vi.advanceTimersByTime(CLICK_OPEN_DELAY_MS - 1);
     expect(relayedAtOpen).toEqual([]);
-    vi.runOnlyPendingTimers();
+    vi.advanceTimersByTime(1);
     expect(relayedAtOpen).toEqual([2]);
   });
 
