@@ -439,6 +439,14 @@ def main(argv: list[str] | None = None) -> int:
         help="a JSON this script wrote for the code before a change (e.g. main's, run from "
         "an export of it): its figures become the Before column of section 6",
     )
+    parser.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="a JSON of another run of this tree (e.g. with KW_BENCH_NODELAY=1): its "
+        "latencies and floors are listed too, named with its label",
+    )
     parser.add_argument("--label", default="this tree", help="what code was measured")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
@@ -472,6 +480,11 @@ def main(argv: list[str] | None = None) -> int:
     figures["ad frames that loaded creative.js from the browser cache"] = (
         f"{sum(size == 0 for size in cached)} of {len(cached)}"
     )
+    for other_path in args.also:
+        other = json.loads(other_path.read_text(encoding="utf-8"))
+        for name, value in other["figures"].items():
+            if name in (VISIBLE, CLICK) or name.startswith("floor:"):
+                figures[f"{name} [{other['label']}, load {other['load'].split(' (')[0]}]"] = value
     for name, value in figures.items():
         print(f"{name}: {value}")
     for lines in breakdown.values():
