@@ -17,11 +17,22 @@ each run a new conversation turn with new message ids (``u<n>``, ``a<n>``):
    kernel log gives the ``time.time()`` at which ``on_event`` got ``ad.clicked``.
    The landing tab the click opens is closed once it has loaded.
 
+Each turn is also timed stage by stage (``bench/browser_trace.py``: a kernel
+cell wrapping the assignment, the trait sync, the IOPub send and the comm
+handlers; a jupyter_server config file recording the sync's pass through the
+server; a page init script for the WebSocket, the iframe, frame messages and the
+ad frame's own timings; the widget's User Timing marks), and the floors are
+measured in the same page: a bare comm round trip and a bare creative frame.
 Kernel and browser read the same machine clock, so the differences are
-latencies. The figures (median, p90, min, max, n) are printed and written to
-``bench/browser_timings.json``, which section 6 of ``python -m bench`` lists.
-Needs ``/usr/bin/chromium`` and a built ``kontext_widget/static/widget.js``;
-about 35 s on 2 cores (30 counted turns after 2 warm-up turns).
+latencies. The figures (median, p90, min, max, n) and the stage tables are
+printed and written to ``bench/browser_timings.json``, which section 6 of
+``python -m bench`` lists. ``--before FILE`` adds a run of other code (main's,
+run from an export of it with these two bench files copied in) as the Before
+column; ``--also FILE`` lists another run of this tree (e.g. one with
+``KW_BENCH_NODELAY=1``: jupyter_server sets TCP_NODELAY on its WebSockets).
+``KW_BENCH_RUNS`` changes the number of counted turns (default 30). Needs
+``/usr/bin/chromium`` and a built ``kontext_widget/static/widget.js``; about
+70 s on 2 cores under load (30 counted turns after 2 warm-up turns).
 """
 
 from __future__ import annotations
