@@ -240,8 +240,8 @@ PAGE_TRACE_JS = r"""
     const name = data.type === "event-iframe" && data.data ? data.data.name : data.type;
     rec("host-got", id, name);
   }, true);
-  // The widget's own User Timing marks (js/widget.ts): its module evaluated, the
-  // model initialized, a view rendered.
+  // The widget's own User Timing marks (js/widget.ts): its module evaluated (once
+  // per model), a view rendered.
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       if (!entry.name.startsWith("kontext-widget:") || trace.length >= 20000) continue;

@@ -13,7 +13,7 @@ import { AdView } from "./view";
 /**
  * User Timing marks of the widget's start-up, for DevTools and bench/browser.py
  * (which breaks an ad's time to screen down by them). Each name keeps only its
- * latest entry, so a page with many ads holds three marks, not three per ad.
+ * latest entry, so a page with many ads holds two marks, not two per ad.
  */
 function mark(name: string, messageId: string | null): void {
   try {
@@ -36,7 +36,6 @@ const liveness = new Liveness();
  * the answer is usually in before the first view needs it.
  */
 function initialize({ model, signal }: InitializeProps<AdTraits>): void {
-  mark("kontext-widget:initialize", model.get("message_id"));
   liveness.attach(model, signal);
 }
 
