@@ -89,9 +89,12 @@ class Ad(anywidget.AnyWidget):
                 "create ads with session.create_ad(message_id, code=..., theme=...)"
             )
         super().__init__()
-        self.set_trait("message_id", message_id)
-        self.set_trait("code", code)
-        self.set_trait("theme", theme)
+        # One state update to the front end for all three, not one each: every comm
+        # message is queued in front of the bid's own update on its way to the page.
+        with self.hold_sync():
+            self.set_trait("message_id", message_id)
+            self.set_trait("code", code)
+            self.set_trait("theme", theme)
         self._host = host  # the session's side of the boundary (see _interfaces)
         self._protocol = FrameProtocol(code, message_id)
         self._mounted = False
