@@ -110,34 +110,35 @@ averages given with each table), which stretches every stage that needs a CPU.
 What the breakdown showed and what changed:
 - Click: the page received `click-iframe`, opened the landing tab at once (the browser creates
   it synchronously), and only then handled the `ad.clicked` event the creative had posted right
-  after: 54 ms between the two, then 24 ms more to the kernel while the new tab's renderer
-  started on the same 2 cores. The view now opens the tab 50 ms after `click-iframe`
+  after: about 50 ms between the two, then 17-24 ms more to the kernel while the new tab's
+  renderer started on the same 2 cores. The view now opens the tab 50 ms after `click-iframe`
   (`CLICK_OPEN_DELAY_MS`, js/view.ts), so the event reaches the kernel first (opened one task
-  later instead, the event left at once but still waited 30 ms for the kernel behind the tab).
+  later instead, the event left at once but still needed 30 ms to reach the kernel behind the
+  tab, at load 12).
 - Visible: every frame fetched `creative.js` and `creative.css` again (`no-store`): LocalAdServer
   now lets browsers cache them (`max-age` + ETag/304). The frame was `display: none` until
   `show-iframe`, so the creative measured 0 and sent its height one frame after being shown
   (show -> resize about 30 ms): it is now hidden by `visibility: hidden` at height 0, laid out,
   and sends its height with `show-iframe` (show -> resize under 1 ms). From the iframe's
-  insertion to the ad on screen: about 150 ms before, 95 ms now.
+  insertion to the ad on screen: about 165 ms before, 95 ms now.
 
 What is left and why (the floors): the bid is assigned and its trait sync sent within 5 ms of
 `add_message` (the session delivers on the kernel loop's next turn, after the cell). The rest is
-outside the package. jupyter_server picks the sync up from ZMQ 5-20 ms later. A bare comm
+outside the package. jupyter_server picks the sync up from ZMQ 3-10 ms later. A bare comm
 message from the kernel to the page costs 45-50 ms (bare round trip minus the page -> kernel
 leg), because jupyter_server's kernel WebSocket leaves Nagle's algorithm on: a small message
 written while the previous one is unacknowledged waits for the browser's delayed ACK (40 ms on
 Linux). With TCP_NODELAY set in the server (`KW_BENCH_NODELAY=1`: an experiment in the bench,
-nothing the widget can set) the bare round trip drops to about 13 ms, but the ad's path gains
+nothing the widget can set) the bare round trip drops to 10-13 ms, but the ad's path gains
 less, because that leg overlaps the page creating the new Ad's model (anywidget evaluates the
-18 KB bundle once per model, then the view renders): the iframe is inserted 80-100 ms after the
+18 KB bundle once per model, then the view renders): the iframe is inserted 70-100 ms after the
 sync left the kernel with or without it. From the insertion, a bare creative frame driven by a
 page script without any comm needs 50-60 ms to be visible (document request, cached assets,
-script start, init/update round trip). Kernel (5 ms) + jupyter_server (5-20 ms) + the comm leg
+script start, init/update round trip). Kernel (5 ms) + jupyter_server (3-10 ms) + the comm leg
 (45-50 ms) + a bare frame (50-60 ms) is already about the 120 ms target on this loaded machine:
 the target is missed by these floors plus JupyterLab's model creation, not by a wait of ours.
-The click target is met: what remains is the creative's click handler and postMessage (about
-7 ms), the page -> kernel comm leg (floor 4-6 ms) and the delivery of `on_event` on the kernel
+The click target is met: what remains is the creative's click handler and postMessage (7-9
+ms), the page -> kernel comm leg (5 ms; floor 3-6 ms) and the delivery of `on_event` on the kernel
 loop (under 1 ms).
 
 Layout figures (`bench/layout_shift.json`, from `tests/browser/test_reader_view_lab.py`): Run
