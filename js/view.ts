@@ -52,7 +52,7 @@ export const DIMENSIONS_INTERVAL_MS = 200;
  * milliseconds on the way to Python (bench/RESULTS.md section 6: click -> on_event
  * median 130 ms before; 46 ms opened one task later; 20 ms opened after this delay,
  * on a loaded 2-core machine). 50 ms is below what a reader notices in a tab
- * opening, and far inside the seconds a click's user activation lasts.
+ * opening, and far inside a click's transient user activation (5 s in Chromium).
  */
 export const CLICK_OPEN_DELAY_MS = 50;
 
