@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kontext_widget import LocalAdServer, _device, _install_id
+from kontext_widget import Ad, LocalAdServer, Session, _device, _install_id, create_session
 from kontext_widget._constants import TIMING
 
 
@@ -31,6 +31,34 @@ def server() -> Iterator[LocalAdServer]:
     """A running LocalAdServer on loopback, stopped after the test."""
     with LocalAdServer() as running:
         yield running
+
+
+@pytest.fixture
+def session(server: LocalAdServer) -> Iterator[Session]:
+    """A session on ``server`` with two placements, ``inlineAd`` and ``videoAd``."""
+    with create_session(
+        publisher_token="p",
+        user_id="u",
+        conversation_id="c",
+        enabled_placement_codes=["inlineAd", "videoAd"],
+        ad_server_url=server.url,
+    ) as created:
+        yield created
+
+
+@pytest.fixture
+def filled(server: LocalAdServer) -> Iterator[tuple[Session, Ad]]:
+    """A session on ``server`` after one turn, and the filled ad of its reply ``a1``."""
+    session = create_session(
+        publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url
+    )
+    session.add_message({"id": "u1", "role": "user", "content": "boots"})
+    session.add_message({"id": "a1", "role": "assistant", "content": "Boots!"})
+    assert session.wait_idle(10)
+    ad = session.create_ad("a1")
+    assert ad.bid_id is not None
+    yield session, ad
+    session.destroy()
 
 
 @pytest.fixture

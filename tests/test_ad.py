@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import kontext_widget as kw
 from kontext_widget._device import browser_facts, device
-
-
-@pytest.fixture
-def filled() -> Iterator[tuple[kw.Session, kw.Ad, kw.LocalAdServer]]:
-    with kw.LocalAdServer() as server:
-        session = kw.create_session(
-            publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url
-        )
-        session.add_message({"id": "u1", "role": "user", "content": "boots"})
-        session.add_message({"id": "a1", "role": "assistant", "content": "Boots!"})
-        assert session.wait_idle(10)
-        ad = session.create_ad("a1")
-        assert ad.bid_id is not None
-        yield session, ad, server
-        session.destroy()
 
 
 def front_end(ad: kw.Ad, content: object) -> None:
@@ -35,8 +18,10 @@ def frame(ad: kw.Ad, kind: str, **data: object) -> None:
     )
 
 
-def test_traits_after_assignment(filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer]) -> None:
-    _, ad, server = filled
+def test_traits_after_assignment(
+    filled: tuple[kw.Session, kw.Ad], server: kw.LocalAdServer
+) -> None:
+    _, ad = filled
     assert ad.server_origin == server.url
     assert (
         ad.modal_url == f"{server.url}/api/modal/{ad.bid_id}?code=inlineAd&messageId=a1&sdk=sdk-js"
@@ -48,9 +33,9 @@ def test_traits_after_assignment(filled: tuple[kw.Session, kw.Ad, kw.LocalAdServ
 
 
 def test_frame_messages_become_events_and_traits(
-    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+    filled: tuple[kw.Session, kw.Ad],
 ) -> None:
-    session, ad, _ = filled
+    session, ad = filled
     frame(ad, "init-iframe")
     frame(ad, "resize-iframe", height=90)
     frame(ad, "show-iframe")
@@ -69,30 +54,33 @@ def test_frame_messages_become_events_and_traits(
 
 
 def test_malformed_frame_message_is_reported(
-    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+    filled: tuple[kw.Session, kw.Ad],
+    server: kw.LocalAdServer,
 ) -> None:
-    _, ad, server = filled
+    _, ad = filled
     frame(ad, "resize-iframe", height="tall")
     report = server.wait_for_request("/error")
     assert report.json["error"].startswith("Malformed frame message")
     assert report.json["additionalData"]["bidId"] == ad.bid_id
 
 
-def test_click_failure_is_reported(filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer]) -> None:
-    _, ad, server = filled
+def test_click_failure_is_reported(
+    filled: tuple[kw.Session, kw.Ad], server: kw.LocalAdServer
+) -> None:
+    _, ad = filled
     front_end(ad, {"kind": "click-failed", "url": "javascript:alert(1)", "reason": "scheme"})
     assert "javascript:alert(1)" in server.wait_for_request("/error").json["error"]
 
 
-def test_modal_timeout_event(filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer]) -> None:
-    session, ad, _ = filled
+def test_modal_timeout_event(filled: tuple[kw.Session, kw.Ad]) -> None:
+    session, ad = filled
     front_end(ad, {"kind": "modal-timeout"})
     assert session.wait_idle(5)
     assert session.events[-1] == kw.AdError(message="modal init timeout", err_code="timeout")
 
 
-def test_browser_facts_reach_the_device(filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer]) -> None:
-    _, ad, _ = filled
+def test_browser_facts_reach_the_device(filled: tuple[kw.Session, kw.Ad]) -> None:
+    _, ad = filled
     front_end(
         ad,
         {
@@ -139,9 +127,10 @@ def test_bad_browser_facts_are_dropped_field_by_field() -> None:
 
 
 def test_garbage_from_the_front_end_changes_nothing(
-    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+    filled: tuple[kw.Session, kw.Ad],
+    server: kw.LocalAdServer,
 ) -> None:
-    session, ad, server = filled
+    session, ad = filled
     assert session.wait_idle(5)
     events, reports = len(session.events), len(server.requests_to("/error"))
     for content in (
@@ -170,9 +159,9 @@ def test_garbage_from_the_front_end_changes_nothing(
 
 
 def test_destroy_is_idempotent_and_stops_handling(
-    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+    filled: tuple[kw.Session, kw.Ad],
 ) -> None:
-    session, ad, _ = filled
+    session, ad = filled
     ad.destroy()
     ad.destroy()
     assert ad.destroyed
@@ -184,18 +173,18 @@ def test_destroy_is_idempotent_and_stops_handling(
 
 
 def test_ad_cannot_be_constructed_with_unknown_arguments(
-    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer],
+    filled: tuple[kw.Session, kw.Ad],
 ) -> None:
-    session, _, _ = filled
+    session, _ = filled
     with pytest.raises(TypeError, match="create_ad"):
         kw.Ad(session, "a1", "inlineAd", None, colour="red")
 
 
 def test_announces_itself_when_created_and_answers_hello(
-    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer], monkeypatch: pytest.MonkeyPatch
+    filled: tuple[kw.Session, kw.Ad], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # docs/protocol.md §11: the front end loads no frame before it heard "live".
-    session, _, _ = filled
+    session, _ = filled
     sent: list[tuple[kw.Ad, object]] = []
     monkeypatch.setattr(
         kw.Ad, "send", lambda self, content, buffers=None: sent.append((self, content))
@@ -207,9 +196,9 @@ def test_announces_itself_when_created_and_answers_hello(
 
 
 def test_a_destroyed_ad_does_not_answer_hello(
-    filled: tuple[kw.Session, kw.Ad, kw.LocalAdServer], monkeypatch: pytest.MonkeyPatch
+    filled: tuple[kw.Session, kw.Ad], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, ad, _ = filled
+    _, ad = filled
     sent: list[object] = []
     monkeypatch.setattr(kw.Ad, "send", lambda self, content, buffers=None: sent.append(content))
     ad.destroy()

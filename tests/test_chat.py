@@ -11,18 +11,6 @@ import kontext_widget as kw
 from kontext_widget._notebook import chat as _chat
 
 
-@pytest.fixture
-def session(server: kw.LocalAdServer) -> Iterator[kw.Session]:
-    with kw.create_session(
-        publisher_token="p",
-        user_id="u",
-        conversation_id="c",
-        enabled_placement_codes=["inlineAd", "videoAd"],
-        ad_server_url=server.url,
-    ) as created:
-        yield created
-
-
 def test_text_reply_adds_both_messages_and_a_filled_ad(
     session: kw.Session, server: kw.LocalAdServer
 ) -> None:

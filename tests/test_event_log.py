@@ -6,7 +6,6 @@ import gc
 import re
 import time
 import weakref
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,6 @@ import pytest
 import kontext_widget as kw
 from kontext_widget._notebook import event_log as _event_log
 from kontext_widget._notebook.event_log import EventLog, plural
-
-
-@pytest.fixture
-def session(server: kw.LocalAdServer) -> Iterator[kw.Session]:
-    with kw.create_session(
-        publisher_token="p",
-        user_id="u",
-        conversation_id="c",
-        enabled_placement_codes=["inlineAd", "videoAd"],
-        ad_server_url=server.url,
-    ) as created:
-        yield created
 
 
 def _turn(session: kw.Session, number: int) -> None:

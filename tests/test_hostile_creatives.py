@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -28,20 +27,6 @@ from kontext_widget._frame.inbound import (
 from kontext_widget._network.wire import Bid
 
 REVENUE = 0.0123  # LocalAdServer's default bid revenue
-
-
-@pytest.fixture
-def filled(server: kw.LocalAdServer) -> Iterator[tuple[kw.Session, kw.Ad]]:
-    session = kw.create_session(
-        publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url
-    )
-    session.add_message({"id": "u1", "role": "user", "content": "boots"})
-    session.add_message({"id": "a1", "role": "assistant", "content": "Boots!"})
-    assert session.wait_idle(10)
-    ad = session.create_ad("a1")
-    assert ad.bid_id is not None
-    yield session, ad
-    session.destroy()
 
 
 def post(ad: kw.Ad, message: object, source: str = "inline") -> None:

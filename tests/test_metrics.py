@@ -8,26 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 
 import kontext_widget as kw
 
-CODES = ["inlineAd", "videoAd"]
-
-
-@pytest.fixture
-def session(server: kw.LocalAdServer) -> Iterator[kw.Session]:
-    with kw.create_session(
-        publisher_token="p",
-        user_id="u",
-        conversation_id="c",
-        enabled_placement_codes=CODES,
-        ad_server_url=server.url,
-    ) as created:
-        yield created
+CODES = ["inlineAd", "videoAd"]  # the `session` fixture's placements (conftest.py)
 
 
 def frame(ad: kw.Ad, kind: str, **data: object) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .jupyter import REPO_ROOT
+from .processes import REPO_ROOT
 
 ESBUILD = REPO_ROOT / "node_modules" / ".bin" / "esbuild"
 SDK_COMMON = REPO_ROOT / "node_modules" / "@kontextso" / "sdk-common"

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
-from .jupyter import REPO_ROOT, JupyterServer, NotebookPage
+from .jupyter import JupyterServer, NotebookPage
 from .notebooks import NotebookSpec, write_kernel_support
 from .pages import CHROMIUM_ARGS, BrowserTab, PageLog, new_tab
+from .processes import REPO_ROOT
 from .timings import TIMINGS
 
 CHROMIUM = Path("/usr/bin/chromium")

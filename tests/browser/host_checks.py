@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from playwright.sync_api import Frame, Locator, expect
+from playwright.sync_api import Frame, Locator, Page, expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS, frame_prefix, wait_for_box, wait_for_js_value
 from .notebooks import KernelLog
@@ -30,6 +30,36 @@ def frame_of(iframe: Locator) -> Frame:
     if frame is None:
         raise AssertionError("the ad iframe has no content frame")
     return frame
+
+
+@dataclass
+class HostPage:
+    """A page a host rendered by running the whole notebook or app itself.
+
+    ``output`` is the selector of the host's cell output elements; ``reply`` the
+    reply text the ad must sit under; ``timeout_ms`` how long the host may take
+    to run the notebook and show that reply.
+    """
+
+    host: str
+    page: Any
+    log: KernelLog
+    ad_server: Any
+    output: str
+    reply: str
+    timeout_ms: float
+    _ad: HostAd | None = None
+
+    def ad(self) -> HostAd:
+        """The rendered ad; the first call checks that it sits under the reply."""
+        if self._ad is None:
+            output = self.page.locator(self.output).filter(has_text=self.reply)
+            reply = output.get_by_text(self.reply)
+            expect(reply).to_be_visible(timeout=self.timeout_ms)  # the host ran the notebook
+            self._ad = check_ad_under_reply(
+                self.page, self.ad_server, self.log, reply=reply, container=output
+            )
+        return self._ad
 
 
 def check_ad_under_reply(
@@ -84,30 +114,50 @@ def check_visible_at_creative_height(ad: HostAd, log: KernelLog) -> float:
     return height
 
 
-def check_click_opens_tab_without_opener(
-    page: Any, ad_server: Any, log: KernelLog, ad: HostAd, *, host: str
-) -> None:
+def open_cta_tab(frame: Frame) -> Page:
+    """Click the creative's CTA in ``frame``; the landing tab it opened, loaded."""
+    with frame.page.context.expect_page() as opened:
+        frame.locator("#ad a.cta").click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    return tab
+
+
+def check_click_opens_tab_without_opener(host: HostPage) -> None:
     """Clicking the creative's CTA opens the landing page with no opener nor referrer,
     and ``ad.clicked`` with that URL reaches Python."""
+    ad, ad_server = host.ad(), host.ad_server
     ad.frame.evaluate(
         "() => document.addEventListener('click', () => { window.__kwClickAt = Date.now(); }, true)"
     )
-    with page.context.expect_page() as opened:
-        ad.frame.locator("#ad a.cta").click()
-    tab = opened.value
-    tab.wait_for_load_state()
+    tab = open_cta_tab(ad.frame)
     try:
         assert tab.url.startswith(f"{ad_server.url}/api/click/{ad.bid_id}?"), tab.url
         assert tab.evaluate("window.opener") is None
         expect(tab.locator("h1.product")).not_to_be_empty()
     finally:
         tab.close()
-    clicked = log.wait_for_event("ad.clicked", where=lambda r: r["payload"].get("id") == ad.bid_id)
+    clicked = host.log.wait_for_event(
+        "ad.clicked", where=lambda r: r["payload"].get("id") == ad.bid_id
+    )
     assert clicked["payload"]["url"] == tab.url
     assert clicked["payload"]["area"] == "cta"
     assert clicked["payload"]["messageId"] == "a1"
     click_at = wait_for_js_value(ad.frame, "window.__kwClickAt")
-    record_timing(f"iframe click -> Python on_event ({host})", clicked["t"] - click_at / 1000)
+    record_timing(f"iframe click -> Python on_event ({host.host})", clicked["t"] - click_at / 1000)
     landing = ad_server.requests_to(f"/api/click/{ad.bid_id}")
     assert len(landing) == 1
     assert "Referer" not in landing[0].headers, "the click leaked the host page as referrer"
+
+
+def check_destroy_button_removes_the_ad(host: HostPage) -> HostAd:
+    """The page's "Destroy the ad" button (its handler calls ``ad.destroy()`` and marks
+    ``destroyed``) removes the ad's iframe; the destroyed ad, for further checks."""
+    ad = host.ad()
+    host.page.get_by_role("button", name="Destroy the ad").click()
+    destroyed = host.log.wait_for(
+        lambda r: r["kind"] == "mark" and r["name"] == "destroyed", what="the 'destroyed' mark"
+    )
+    assert destroyed["destroyed"] is True
+    expect(ad.iframe).to_have_count(0, timeout=EXPECT_TIMEOUT_MS)
+    return ad

@@ -13,11 +13,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +23,8 @@ from typing import Any
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, FrameLocator, Locator, Page
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from .processes import ServerProcess, free_port, isolated_env, write_python3_kernelspec
 
-SERVER_START_TIMEOUT = 60.0
 NOTEBOOK_OPEN_TIMEOUT = 60.0
 CELL_TIMEOUT = 45.0
 
@@ -42,21 +38,26 @@ _LAB_SETTINGS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _api(url: str, token: str, method: str, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        f"{url}{path}",
+        method=method,
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        data=None if body is None else json.dumps(body).encode(),
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = response.read()
+    return json.loads(answer) if answer else None
 
 
 @dataclass
 class JupyterServer:
     """A running ``jupyter lab`` process on 127.0.0.1 with a private root and config."""
 
-    process: subprocess.Popen[bytes]
+    process: ServerProcess
     url: str
     token: str
     root_dir: Path
-    log_path: Path
 
     @classmethod
     def start(cls, base: Path) -> JupyterServer:
@@ -69,28 +70,17 @@ class JupyterServer:
         """
         root_dir = base / "root"
         data_dir = base / "jupyter-data"
-        kernel_dir = data_dir / "kernels" / "python3"
         settings_dir = base / "lab-settings"
-        for directory in (root_dir, kernel_dir, settings_dir, base / "runtime", base / "config"):
+        for directory in (root_dir, settings_dir, base / "runtime", base / "config"):
             directory.mkdir(parents=True, exist_ok=True)
-        kernel_spec = {
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (kontext-widget tests)",
-            "language": "python",
-        }
-        (kernel_dir / "kernel.json").write_text(json.dumps(kernel_spec), encoding="utf-8")
+        write_python3_kernelspec(data_dir)
         for name, value in _LAB_SETTINGS.items():
             target = settings_dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(value), encoding="utf-8")
 
-        env = dict(os.environ)
-        # Kernels use the ad server a test names, never production or a real model.
-        for name in ("KONTEXT_AD_SERVER_URL", "KONTEXT_PUBLISHER_TOKEN", "OPENAI_API_KEY"):
-            env.pop(name, None)
+        env = isolated_env(base)
         env.update(
-            KONTEXT_WIDGET_CONFIG_DIR=str(base / "kontext-config"),
-            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
             JUPYTER_PATH=os.pathsep.join(filter(None, [str(data_dir), env.get("JUPYTER_PATH")])),
             # Private notebook signatures too (see ``trust``).
             JUPYTER_DATA_DIR=str(data_dir),
@@ -100,7 +90,6 @@ class JupyterServer:
         )
         port = free_port()
         token = secrets.token_hex(16)
-        log_path = base / "jupyter-server.log"
         command = [
             sys.executable,
             "-m",
@@ -119,47 +108,21 @@ class JupyterServer:
             f"--LabApp.user_settings_dir={settings_dir}",
             f"--LabApp.workspaces_dir={base / 'workspaces'}",
         ]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command, env=env, cwd=root_dir, stdout=log, stderr=subprocess.STDOUT
-            )
-        server = cls(process, f"http://127.0.0.1:{port}", token, root_dir, log_path)
-        try:
-            server._wait_until_ready()
-        except BaseException:
-            server.stop()
-            raise
-        return server
-
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"jupyter lab exited with {self.process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                self.api("GET", "/api/status")
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.1)
-                continue
-            return
-        raise TimeoutError(
-            f"jupyter lab did not answer /api/status within {SERVER_START_TIMEOUT}s:\n"
-            f"{self.log_tail()}"
+        url = f"http://127.0.0.1:{port}"
+        process = ServerProcess.spawn(
+            "jupyter lab",
+            command,
+            env=env,
+            cwd=root_dir,
+            log=base / "jupyter-server.log",
+            answers=lambda: _api(url, token, "GET", "/api/status"),
+            what="/api/status",
         )
+        return cls(process, url, token, root_dir)
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the server's REST API with the token; the decoded JSON answer (or None)."""
-        request = urllib.request.Request(
-            f"{self.url}{path}",
-            method=method,
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-            data=None if body is None else json.dumps(body).encode(),
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            answer = response.read()
-        return json.loads(answer) if answer else None
+        return _api(self.url, self.token, method, path, body)
 
     def trust(self, path: Path) -> None:
         """Sign ``path`` as this server does on save: its outputs (widgets) render on open."""
@@ -232,20 +195,10 @@ class JupyterServer:
                 self.api("DELETE", f"/api/sessions/{session['id']}")
 
     def log_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no server log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return self.process.log_tail(lines)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        self.process.stop()
 
 
 class CellError(AssertionError):

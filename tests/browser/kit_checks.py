@@ -14,25 +14,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from playwright.sync_api import Locator
+from playwright.sync_api import Locator, Page
 
 POLL_SECONDS = 0.1
 
 # The event log widget's summary and rows, read in one go so they are consistent.
 _READ_EVENT_LOG_JS = """
-(area) => {
-  const logs = area.querySelectorAll('.kw-log');
-  if (logs.length !== 1) return null;
-  const log = logs[0];
+(log) => {
+  const summary = log.querySelector('.kw-log-summary');
+  if (summary === null) return null;
   const text = (table) =>
     [...table.tBodies[0].rows].map((tr) => [...tr.cells].map((td) => td.textContent));
   return {
-    summary: log.querySelector('.kw-log-summary').textContent,
+    summary: summary.textContent,
     metrics: text(log.querySelector('.kw-log-metrics')),
     rows: text(log.querySelector('.kw-log-events')),
   };
 }
 """
+_COLUMNS = ("time", "event", "code", "message", "bid", "details")
 
 
 @dataclass(frozen=True)
@@ -48,18 +48,24 @@ class EventLogView:
         return [row["event"] for row in self.rows]
 
 
-def read_event_log(output_area: Locator) -> EventLogView | None:
-    """The event log table in ``output_area``, or None while it is not rendered."""
-    raw = output_area.evaluate(_READ_EVENT_LOG_JS)
-    if raw is None or raw["summary"] is None:
+def read_event_log(output_area: Locator | Page) -> EventLogView | None:
+    """The event log in ``output_area``, or None while there is not exactly one rendered.
+
+    Found through a Playwright locator, which enters open shadow roots: marimo renders
+    the widget in one, where a ``querySelector`` from outside does not look.
+    """
+    logs = output_area.locator(".kw-log")
+    if logs.count() != 1:
         return None
-    columns = ("time", "event", "code", "message", "bid", "details")
-    rows = [dict(zip(columns, cells, strict=True)) for cells in raw["rows"]]
+    raw = logs.evaluate(_READ_EVENT_LOG_JS)
+    if raw is None:
+        return None
+    rows = [dict(zip(_COLUMNS, cells, strict=True)) for cells in raw["rows"]]
     return EventLogView(raw["summary"], rows, raw["metrics"])
 
 
 def wait_for_event_log(
-    output_area: Locator,
+    output_area: Locator | Page,
     predicate: Callable[[EventLogView], bool],
     *,
     timeout: float,

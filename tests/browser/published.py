@@ -25,7 +25,7 @@ from typing import Any
 
 import nbformat
 
-from .jupyter import REPO_ROOT
+from .processes import REPO_ROOT
 
 NODE_MODULES = REPO_ROOT / "node_modules"
 WIDGET_STATE_MIMETYPE = "application/vnd.jupyter.widget-state+json"

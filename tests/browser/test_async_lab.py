@@ -19,9 +19,10 @@ import pytest
 from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS, wait_for_box
-from .jupyter import REPO_ROOT, JupyterServer
+from .jupyter import JupyterServer
 from .kit_checks import error_outputs
 from .pages import BrowserTab
+from .processes import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 

@@ -30,17 +30,18 @@ from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS, VIEWED_TIMEOUT, check_render_events_reached_python
 from .host_checks import (
-    HostAd,
-    check_ad_under_reply,
+    HostPage,
     check_click_opens_tab_without_opener,
+    check_destroy_button_removes_the_ad,
     check_visible_at_creative_height,
     frame_of,
+    open_cta_tab,
 )
 from .hosts import HostServer, start_marimo
-from .jupyter import REPO_ROOT
-from .kit_checks import EventLogView
+from .kit_checks import wait_for_event_log
 from .notebooks import KERNEL_SUPPORT, KernelLog, NotebookSpec, write_kernel_support
 from .pages import BrowserTab
+from .processes import REPO_ROOT
 
 pytest.importorskip("marimo")
 pytestmark = pytest.mark.browser
@@ -113,27 +114,6 @@ def core_app(log_path: Path, ad_server_url: str) -> str:
 
 
 @dataclass
-class MarimoPage:
-    mode: str
-    page: Any
-    log: KernelLog
-    ad_server: Any
-    _ad: HostAd | None = None
-
-    def ad(self) -> HostAd:
-        """The rendered ad; the first call checks that it sits under the reply."""
-        if self._ad is None:
-            # The output, not the editor (`edit` shows the cell's code, which has the text too).
-            output = self.page.locator(".output-area").filter(has_text=REPLY_TEXT)
-            reply = output.get_by_text(REPLY_TEXT)
-            expect(reply).to_be_visible(timeout=60_000)  # the app ran
-            self._ad = check_ad_under_reply(
-                self.page, self.ad_server, self.log, reply=reply, container=output
-            )
-        return self._ad
-
-
-@dataclass
 class MarimoServers:
     """``marimo run`` on a folder (the core app and the chat demo) and ``marimo edit``."""
 
@@ -190,16 +170,25 @@ def marimo_page(
     marimo_servers: MarimoServers,
     module_context: BrowserTab,
     local_ad_server: Any,
-) -> Iterator[MarimoPage]:
+) -> Iterator[HostPage]:
     mode = request.param
     local_ad_server.reset()  # the kernel runs the app when the page opens
     page = module_context.new_page(f"marimo-{mode}")
     page.goto(marimo_servers.core_url(mode), wait_until="domcontentloaded")
-    yield MarimoPage(mode, page, marimo_servers.logs[mode], local_ad_server)
+    # The output, not the editor (`edit` shows the cell's code, which has the text too).
+    yield HostPage(
+        f"marimo {mode}",
+        page,
+        marimo_servers.logs[mode],
+        local_ad_server,
+        output=".output-area",
+        reply=REPLY_TEXT,
+        timeout_ms=60_000,
+    )
     page.close()
 
 
-def test_ad_mounts_under_the_reply_at_the_creative_height(marimo_page: MarimoPage) -> None:
+def test_ad_mounts_under_the_reply_at_the_creative_height(marimo_page: HostPage) -> None:
     ad = marimo_page.ad()
     # In a marimo output the widget lives in a shadow root: the slot is not in the document.
     in_shadow = ad.iframe.evaluate("f => f.getRootNode() instanceof ShadowRoot")
@@ -207,34 +196,25 @@ def test_ad_mounts_under_the_reply_at_the_creative_height(marimo_page: MarimoPag
     check_visible_at_creative_height(ad, marimo_page.log)
 
 
-def test_render_events_reach_python(marimo_page: MarimoPage) -> None:
+def test_render_events_reach_python(marimo_page: HostPage) -> None:
     ad = marimo_page.ad()
     spec = NotebookSpec("core", Path(), marimo_page.log)
     check_render_events_reached_python(spec, ad.bid_id)
 
 
-def test_click_reaches_python_and_opens_a_tab_without_opener(marimo_page: MarimoPage) -> None:
-    ad = marimo_page.ad()
-    host = f"marimo {marimo_page.mode}"
-    page, log = marimo_page.page, marimo_page.log
-    check_click_opens_tab_without_opener(page, marimo_page.ad_server, log, ad, host=host)
+def test_click_reaches_python_and_opens_a_tab_without_opener(marimo_page: HostPage) -> None:
+    check_click_opens_tab_without_opener(marimo_page)
 
 
-def test_destroy_removes_the_ad(marimo_page: MarimoPage) -> None:
-    ad = marimo_page.ad()
-    marimo_page.page.get_by_role("button", name="Destroy the ad").click()
-    destroyed = marimo_page.log.wait_for(
-        lambda r: r["kind"] == "mark" and r["name"] == "destroyed", what="the 'destroyed' mark"
-    )
-    assert destroyed["destroyed"] is True
-    expect(ad.iframe).to_have_count(0, timeout=EXPECT_TIMEOUT_MS)
+def test_destroy_removes_the_ad(marimo_page: HostPage) -> None:
+    ad = check_destroy_button_removes_the_ad(marimo_page)
     expect(marimo_page.page.locator(f'iframe[src*="/{ad.bid_id}?"]')).to_have_count(0)
     # The other ads of the session stay.
     expect(marimo_page.page.locator('iframe[src*="messageId=a2&"]')).to_have_count(1)
 
 
 def test_render_and_mo_ui_anywidget_show_the_ad_in_their_own_output(
-    marimo_page: MarimoPage,
+    marimo_page: HostPage,
 ) -> None:
     page = marimo_page.page
     for message_id in ("a2", "a3"):
@@ -247,7 +227,7 @@ def test_render_and_mo_ui_anywidget_show_the_ad_in_their_own_output(
 
 
 def test_no_uncaught_errors_in_the_marimo_page(
-    module_context: BrowserTab, marimo_page: MarimoPage
+    module_context: BrowserTab, marimo_page: HostPage
 ) -> None:
     assert module_context.page_errors() == []
 
@@ -257,36 +237,6 @@ def test_no_uncaught_errors_in_the_marimo_page(
 LOCAL_FRAME_SRC = re.compile(
     r"^http://127\.0\.0\.1:(\d+)/api/frame/[^/?]+\?code=inlineAd&messageId=(a\d)&"
 )
-
-
-# The EventLog widget (see kit_checks.py), read from its own `.kw-log` element: in
-# marimo it lives in a shadow root, which a query from outside does not enter.
-_READ_LOG_JS = """
-(log) => {
-  const text = (table) =>
-    [...table.tBodies[0].rows].map((tr) => [...tr.cells].map((td) => td.textContent));
-  return {
-    summary: log.querySelector('.kw-log-summary').textContent,
-    metrics: text(log.querySelector('.kw-log-metrics')),
-    rows: text(log.querySelector('.kw-log-events')),
-  };
-}
-"""
-_LOG_COLUMNS = ("time", "event", "code", "message", "bid", "details")
-
-
-def _wait_for_log(page: Any, predicate: Any, *, timeout: float, what: str) -> EventLogView:
-    log = page.locator(".kw-log")
-    view: EventLogView | None = None
-    for _ in range(max(1, int(timeout * 10))):
-        if log.count() == 1:
-            raw = log.evaluate(_READ_LOG_JS)
-            rows = [dict(zip(_LOG_COLUMNS, cells, strict=True)) for cells in raw["rows"]]
-            view = EventLogView(raw["summary"], rows, raw["metrics"])
-            if predicate(view):
-                return view
-        page.wait_for_timeout(100)
-    raise AssertionError(f"the demo's event log did not show {what} within {timeout}s: {view}")
 
 
 def test_chat_demo_puts_an_ad_under_each_reply(
@@ -317,7 +267,7 @@ def test_chat_demo_puts_an_ad_under_each_reply(
     assert len(ports) == 1, f"the ads came from several servers: {ports}"
     first = page.locator('iframe[src*="/api/frame/"]').first
     first.scroll_into_view_if_needed()
-    view = _wait_for_log(
+    view = wait_for_event_log(
         page,
         lambda v: v.names.count("ad.filled") == 2 and "ad.viewed" in v.names,
         timeout=VIEWED_TIMEOUT,
@@ -327,11 +277,8 @@ def test_chat_demo_puts_an_ad_under_each_reply(
         assert view.names.count(name) == 2, view.names
     assert view.summary.startswith("2 fills · 0 no-fills · 0 errors · ")
     # A click in the first ad: a tab without opener, and a row in the log beside the chat.
-    with page.context.expect_page() as opened:
-        frame_of(first).locator("#ad a.cta").click()
-    tab = opened.value
-    tab.wait_for_load_state()
+    tab = open_cta_tab(frame_of(first))
     assert tab.evaluate("window.opener") is None
     tab.close()
-    _wait_for_log(page, lambda v: "ad.clicked" in v.names, timeout=10, what="ad.clicked")
+    wait_for_event_log(page, lambda v: "ad.clicked" in v.names, timeout=10, what="ad.clicked")
     assert browser_context.page_errors() == []

@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS, VIEWED_TIMEOUT, wait_for_box
 from .conftest import ARTIFACTS
-from .jupyter import REPO_ROOT, JupyterServer
+from .jupyter import JupyterServer
 from .kit_checks import (
     EventLogView,
     contrast_ratio,
@@ -29,6 +29,7 @@ from .kit_checks import (
 )
 from .notebooks import KERNEL_SUPPORT, NotebookSpec, write_notebook
 from .pages import BrowserTab
+from .processes import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 

@@ -35,10 +35,11 @@ import nbformat
 import pytest
 from playwright.sync_api import Frame, Locator
 
-from .jupyter import REPO_ROOT, JupyterServer, NotebookPage
+from .jupyter import JupyterServer, NotebookPage
 from .kit_checks import error_outputs, set_lab_theme
 from .notebooks import KERNEL_SUPPORT, NotebookSpec, write_notebook
 from .pages import BrowserTab
+from .processes import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +22,18 @@ from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS, VIEWED_TIMEOUT, check_render_events_reached_python
 from .host_checks import (
-    HostAd,
-    check_ad_under_reply,
+    HostPage,
     check_click_opens_tab_without_opener,
+    check_destroy_button_removes_the_ad,
     check_visible_at_creative_height,
     frame_of,
+    open_cta_tab,
 )
 from .hosts import VoilaServer, start_voila
-from .jupyter import REPO_ROOT
 from .kit_checks import EventLogView, wait_for_event_log
-from .notebooks import KernelLog, NotebookSpec, session_cell, write_kernel_support, write_notebook
+from .notebooks import NotebookSpec, session_cell, write_kernel_support, write_notebook
 from .pages import BrowserTab
+from .processes import REPO_ROOT
 
 pytest.importorskip("voila")
 pytestmark = pytest.mark.browser
@@ -42,24 +42,6 @@ DEMO_NOTEBOOK = REPO_ROOT / "notebooks" / "chat_demo.ipynb"
 USER_TEXT = "What are the best hiking boots for a rainy trip?"
 REPLY_TEXT = "Waterproof leather boots with a deep lug sole are a good start."
 PAGE_TIMEOUT_MS = 90_000  # Voilà answers once the whole notebook has run
-
-
-@dataclass
-class VoilaPage:
-    page: Any
-    log: KernelLog
-    ad_server: Any
-    _ad: HostAd | None = None
-
-    def ad(self) -> HostAd:
-        if self._ad is None:
-            output = self.page.locator(".jp-OutputArea").filter(has_text=REPLY_TEXT)
-            reply = output.get_by_text(REPLY_TEXT)
-            expect(reply).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-            self._ad = check_ad_under_reply(
-                self.page, self.ad_server, self.log, reply=reply, container=output
-            )
-        return self._ad
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +67,7 @@ def voila_page(
     module_context: BrowserTab,
     local_ad_server: Any,
     kernel_logs: Path,
-) -> Iterator[VoilaPage]:
+) -> Iterator[HostPage]:
     local_ad_server.reset()
     spec = NotebookSpec.new("voila-core", voila_root, kernel_logs)
     write_notebook(
@@ -122,34 +104,34 @@ def voila_page(
     )
     page = module_context.new_page("voila-core")
     page.goto(voila_server.render_url(spec.name), timeout=PAGE_TIMEOUT_MS)
-    yield VoilaPage(page, spec.log, local_ad_server)
+    yield HostPage(
+        "voila",
+        page,
+        spec.log,
+        local_ad_server,
+        output=".jp-OutputArea",
+        reply=REPLY_TEXT,
+        timeout_ms=PAGE_TIMEOUT_MS,
+    )
     page.close()
 
 
-def test_ad_mounts_under_the_reply_at_the_creative_height(voila_page: VoilaPage) -> None:
+def test_ad_mounts_under_the_reply_at_the_creative_height(voila_page: HostPage) -> None:
     ad = voila_page.ad()
     check_visible_at_creative_height(ad, voila_page.log)
 
 
-def test_render_events_reach_python(voila_page: VoilaPage) -> None:
+def test_render_events_reach_python(voila_page: HostPage) -> None:
     ad = voila_page.ad()
     check_render_events_reached_python(NotebookSpec("core", Path(), voila_page.log), ad.bid_id)
 
 
-def test_click_reaches_python_and_opens_a_tab_without_opener(voila_page: VoilaPage) -> None:
-    ad = voila_page.ad()
-    page, log = voila_page.page, voila_page.log
-    check_click_opens_tab_without_opener(page, voila_page.ad_server, log, ad, host="voila")
+def test_click_reaches_python_and_opens_a_tab_without_opener(voila_page: HostPage) -> None:
+    check_click_opens_tab_without_opener(voila_page)
 
 
-def test_destroy_removes_the_ad(voila_page: VoilaPage) -> None:
-    ad = voila_page.ad()
-    voila_page.page.get_by_role("button", name="Destroy the ad").click()
-    destroyed = voila_page.log.wait_for(
-        lambda r: r["kind"] == "mark" and r["name"] == "destroyed", what="the 'destroyed' mark"
-    )
-    assert destroyed["destroyed"] is True
-    expect(ad.iframe).to_have_count(0, timeout=EXPECT_TIMEOUT_MS)
+def test_destroy_removes_the_ad(voila_page: HostPage) -> None:
+    check_destroy_button_removes_the_ad(voila_page)
     prefix = f'iframe[src^="{voila_page.ad_server.url}/api/frame/"]'
     expect(voila_page.page.locator(prefix)).to_have_count(0)
 
@@ -208,10 +190,7 @@ def test_chat_demo_renders_with_an_ad_under_each_reply(
     first_height = float(heights["a1"]["details"].removeprefix("height="))
     expect(first).to_have_css("height", f"{first_height:g}px")
 
-    with page.context.expect_page() as opened:
-        frame_of(first).locator("#ad a.cta").click()
-    tab = opened.value
-    tab.wait_for_load_state()
+    tab = open_cta_tab(frame_of(first))
     assert tab.evaluate("window.opener") is None
     tab.close()
     clicked = wait_for_event_log(

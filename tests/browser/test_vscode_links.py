@@ -30,8 +30,8 @@ from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS, wait_for_js_value
 from .host_checks import frame_of
-from .jupyter import REPO_ROOT
 from .pages import BrowserTab
+from .processes import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 
