@@ -72,6 +72,14 @@ def assistant(i: int | str, text: str = "Try these boots.") -> dict[str, str]:
     return {"id": f"a{i}", "role": "assistant", "content": text}
 
 
+def after_first_question(make_session: SessionFactory, **options: Any) -> kw.Session:
+    """A new session that sent its first user message and has handled the answer."""
+    session = make_session(**options)
+    session.add_message(user(1))
+    assert session.wait_idle(10)
+    return session
+
+
 def turn(session: kw.Session, i: int = 1) -> None:
     session.add_message(user(i))
     session.add_message(assistant(i))
@@ -234,9 +242,7 @@ def test_session_id_is_stored_and_sent(
 def test_filled_bid_attaches_when_assistant_arrives_after_the_fill(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    session = after_first_question(make_session)
     assert recorder.names() == ["ad.filled"]
     ad = session.create_ad("a1")
     assert ad.bid_id is None
@@ -268,9 +274,7 @@ def test_filled_bid_attaches_when_assistant_arrives_before_the_fill(
 
 
 def test_trailing_user_message_blocks_assignment(make_session: SessionFactory) -> None:
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    session = after_first_question(make_session)
     session.add_message(user(2))
     session.add_message(assistant(2))
     assert session.wait_idle(10)
@@ -413,9 +417,7 @@ def test_http_204_is_unfilled(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.http_status(204, times=1)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    after_first_question(make_session)
     assert recorder.events == [kw.NoFill(skip_code="unfilled_bid")]
 
 
@@ -423,9 +425,7 @@ def test_skip_stores_session_id(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.no_fill("ads_disabled", times=1)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    session = after_first_question(make_session)
     assert recorder.events == [kw.NoFill(skip_code="ads_disabled")]
     assert session.session_id is not None
 
@@ -434,9 +434,7 @@ def test_empty_bids_default_skip_code(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.empty(times=1)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    after_first_question(make_session)
     assert recorder.events == [kw.NoFill(skip_code="no_fill")]
 
 
@@ -444,9 +442,7 @@ def test_no_bid_for_enabled_codes(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.fill(codes=["otherAd"], times=1)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    after_first_question(make_session)
     assert recorder.events == [kw.NoFill(skip_code="unfilled_bid")]
 
 
@@ -454,9 +450,7 @@ def test_error_answer(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.error("geo_disabled", times=1)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    session = after_first_question(make_session)
     assert recorder.events == [kw.AdError(message="Ad generation skipped", err_code="geo_disabled")]
     assert session.session_id is None
     assert not session.disabled
@@ -468,9 +462,7 @@ def test_permanent_error_disables_the_session(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.error("geo_disabled", permanent=True, times=1)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    session = after_first_question(make_session)
     assert session.disabled
     assert recorder.events == [kw.AdError(message="Session is disabled", err_code="geo_disabled")]
     session.add_message(user(2))
@@ -484,9 +476,7 @@ def test_http_500_is_not_retried(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.http_status(500, times=1)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    after_first_question(make_session)
     assert len(server.requests_to("/preload")) == 1
     assert recorder.events == [kw.AdError(message="HTTP 500", err_code="request_failed")]
     assert server.requests_to("/error") == []
@@ -497,9 +487,7 @@ def test_429_is_retried_then_succeeds(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.http_status(429, times=2)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    after_first_question(make_session)
     assert len(server.requests_to("/preload")) == 3
     assert recorder.names() == ["ad.filled"]
 
@@ -509,9 +497,7 @@ def test_429_exhausted_is_rate_limited(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.http_status(429, times=4)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    after_first_question(make_session)
     assert len(server.requests_to("/preload")) == 4
     assert recorder.events == [kw.AdError(message="rate limited", err_code="request_failed")]
     report = server.wait_for_request("/error")
@@ -523,9 +509,7 @@ def test_malformed_answer_is_reported(
     make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
 ) -> None:
     server.raw(b'{"sessionId": ', times=1)
-    session = make_session()
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    after_first_question(make_session)
     [event] = recorder.events
     assert isinstance(event, kw.AdError)
     assert event.err_code == "request_failed"
@@ -556,9 +540,7 @@ def test_timeout_uses_init_override(
 def test_server_down(make_session: SessionFactory, recorder: Recorder) -> None:
     with kw.LocalAdServer() as doomed:
         url = doomed.url
-    session = make_session(ad_server_url=url)
-    session.add_message(user(1))
-    assert session.wait_idle(10)
+    after_first_question(make_session, ad_server_url=url)
     [event] = recorder.events
     assert isinstance(event, kw.AdError)
     assert event.err_code == "request_failed"
