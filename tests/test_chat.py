@@ -104,10 +104,9 @@ class FakeHandle:
         self.log.append(("update", bundle))
 
 
-def test_stream_display_ends_where_it_started(
-    session: kw.Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The stream's display starts and ends empty (nbval compares the first version)."""
+@pytest.fixture
+def shown(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """What ``chat_turn`` displays and updates, in order, as if in IPython."""
     shown: list[tuple[str, Any]] = []
 
     def fake_display(bundle: dict[str, str], *, raw: bool, display_id: bool = False) -> Any:
@@ -116,6 +115,13 @@ def test_stream_display_ends_where_it_started(
 
     monkeypatch.setattr(_chat, "_in_ipython", lambda: True)
     monkeypatch.setattr(_chat, "ipython_display", fake_display)
+    return shown
+
+
+def test_stream_display_ends_where_it_started(
+    session: kw.Session, shown: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream's display starts and ends empty (nbval compares the first version)."""
     monkeypatch.setattr(kw.Ad, "mount", lambda ad: ad)
     session.chat_turn("Shoes?", iter(["The ", "Stride."]))
     # The whole reply is shown before the stream is emptied: the page never
@@ -141,20 +147,12 @@ def test_stream_versions_carry_the_guard_only_in_rich_types() -> None:
 
 
 def test_a_stream_that_raises_still_ends_its_display(
-    session: kw.Session, monkeypatch: pytest.MonkeyPatch
+    session: kw.Session, shown: list[tuple[str, Any]]
 ) -> None:
-    shown: list[tuple[str, Any]] = []
-
-    def fake_display(bundle: dict[str, str], *, raw: bool, display_id: bool = False) -> Any:
-        shown.append(("display", bundle))
-        return FakeHandle(shown) if display_id else None
-
     def failing() -> Iterator[str]:
         yield "The "
         raise RuntimeError("model went away")
 
-    monkeypatch.setattr(_chat, "_in_ipython", lambda: True)
-    monkeypatch.setattr(_chat, "ipython_display", fake_display)
     with pytest.raises(RuntimeError, match="model went away"):
         session.chat_turn("Shoes?", failing())
     # Emptied, so the guard no longer hides the traceback that follows it.

@@ -15,7 +15,7 @@ import ast
 import asyncio
 import importlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -214,42 +214,34 @@ def _check_turn(turn: Any, drawn: list[tuple[str, int]], api: FakeAPI) -> None:
     assert [sent for _, sent in drawn] == sorted(sent for _, sent in drawn)
 
 
-@pytest.mark.parametrize("name", ["openai", "openai-async"])
-def test_openai_recipe(
+# Provider -> its SDK module, client class, SSE answer, endpoint, and what else its
+# request body must say besides the streamed conversation.
+PROVIDERS: dict[str, tuple[ModuleType, str, Callable[[], list[bytes]], str, dict[str, Any]]] = {
+    "openai": (openai, "OpenAI", _openai_events, "/v1/chat/completions", {"model": "gpt-4o-mini"}),
+    "anthropic": (anthropic, "Anthropic", _anthropic_events, "/v1/messages", {"max_tokens": 1024}),
+}
+
+
+@pytest.mark.parametrize("name", ["openai", "openai-async", "anthropic", "anthropic-async"])
+def test_provider_recipe(
     name: str,
     session: kw.Session,
     drawn: list[tuple[str, int]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    client = "AsyncOpenAI" if name.endswith("async") else "OpenAI"
-    http = _http_module(openai.DefaultHttpxClient)
-    api = FakeAPI(http, _openai_events(), "/v1/chat/completions")
-    _patch_client(monkeypatch, openai, client, api)
+    module, client, events, endpoint, expected = PROVIDERS[name.removesuffix("-async")]
+    if name.endswith("async"):
+        client = "Async" + client
+    http = _http_module(module.DefaultHttpxClient)
+    api = FakeAPI(http, events(), endpoint)
+    _patch_client(monkeypatch, module, client, api)
     turn = _run_recipe(name, session)
     _check_turn(turn, drawn, api)
     body = api.body()
     assert body["stream"] is True
-    assert body["model"] == "gpt-4o-mini"
     assert body["messages"] == CONVERSATION
-
-
-@pytest.mark.parametrize("name", ["anthropic", "anthropic-async"])
-def test_anthropic_recipe(
-    name: str,
-    session: kw.Session,
-    drawn: list[tuple[str, int]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    client = "AsyncAnthropic" if name.endswith("async") else "Anthropic"
-    http = _http_module(anthropic.DefaultHttpxClient)
-    api = FakeAPI(http, _anthropic_events(), "/v1/messages")
-    _patch_client(monkeypatch, anthropic, client, api)
-    turn = _run_recipe(name, session)
-    _check_turn(turn, drawn, api)
-    body = api.body()
-    assert body["stream"] is True
-    assert body["max_tokens"] == 1024
-    assert body["messages"] == CONVERSATION
+    for key, value in expected.items():
+        assert body[key] == value, key
 
 
 def test_a_stream_cut_short_raises_and_adds_no_reply(
