@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,20 +34,28 @@ def test_one_io_thread_for_many_sessions() -> None:
             session.destroy()
 
 
+def _asking(server: kw.LocalAdServer, on_event: Callable[[kw.AdEvent], object]) -> kw.Session:
+    """A session on ``server`` that has just sent its first user message."""
+    session = kw.create_session(
+        publisher_token="p",
+        user_id="u",
+        conversation_id="c",
+        ad_server_url=server.url,
+        on_event=on_event,
+    )
+    session.add_message({"id": "u1", "role": "user", "content": "hi"})
+    return session
+
+
 def test_callbacks_run_on_the_creating_loop_thread() -> None:
     """In a kernel (a thread running an asyncio loop) callbacks come back to that thread."""
     seen: list[str] = []
 
     async def main() -> None:
         with kw.LocalAdServer() as server:
-            session = kw.create_session(
-                publisher_token="p",
-                user_id="u",
-                conversation_id="c",
-                ad_server_url=server.url,
-                on_event=lambda event: seen.append(threading.current_thread().name),
+            session = _asking(
+                server, on_event=lambda event: seen.append(threading.current_thread().name)
             )
-            session.add_message({"id": "u1", "role": "user", "content": "hi"})
             for _ in range(200):
                 await asyncio.sleep(0.02)
                 if seen:
@@ -63,14 +72,7 @@ def test_wait_idle_delivers_when_the_loop_thread_is_blocked() -> None:
 
     async def main() -> None:
         with kw.LocalAdServer() as server:
-            session = kw.create_session(
-                publisher_token="p",
-                user_id="u",
-                conversation_id="c",
-                ad_server_url=server.url,
-                on_event=lambda event: seen.append(event.name),
-            )
-            session.add_message({"id": "u1", "role": "user", "content": "hi"})
+            session = _asking(server, on_event=lambda event: seen.append(event.name))
             assert session.wait_idle(10)  # blocks this loop's thread, as a cell would
             assert seen == ["ad.filled"]
             session.destroy()
