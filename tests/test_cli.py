@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,22 +18,30 @@ from kontext_widget._cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_serve(*extra: str) -> subprocess.Popen[str]:
+@contextmanager
+def serving(*extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``kontext-widget serve`` in a child process, and the first line it printed;
+    killed on the way out if the test did not stop it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "kontext_widget._cli", "serve", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+    try:
+        assert process.stdout is not None
+        yield process, process.stdout.readline()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_serve_prints_url_serves_and_stops_on_sigterm() -> None:
-    process = run_serve("--port", "0")
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
+    with serving("--port", "0") as (process, first_line):
+        url = first_line.strip()
         assert url.startswith("http://127.0.0.1:")
         assert not url.endswith("/")
         body = {
@@ -48,23 +58,13 @@ def test_serve_prints_url_serves_and_stops_on_sigterm() -> None:
         assert response.json()["bids"][0]["code"] == "inlineAd"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_serve_stops_on_ctrl_c() -> None:
-    process = run_serve()
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().startswith("http://127.0.0.1:")
+    with serving() as (process, first_line):
+        assert first_line.startswith("http://127.0.0.1:")
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_serve_refuses_a_remote_host_without_allow_remote(

@@ -435,22 +435,33 @@ def test_answer_delay_kwarg(server: LocalAdServer, client: httpx.Client) -> None
     assert time.monotonic() - started >= 0.3
 
 
-def test_delayed_preload_does_not_block_other_requests(server: LocalAdServer) -> None:
-    server.delay(3.0, times=1)
-    slow: list[httpx.Response] = []
-    dropped: list[Exception] = []
+def _preload_in_background(
+    server: LocalAdServer, *, timeout: float
+) -> tuple[threading.Thread, list[httpx.Response], list[Exception]]:
+    """A ``/preload`` from another thread, once the server has received it: the thread,
+    the answer (once there is one) and the transport error (if the call failed)."""
+    answers: list[httpx.Response] = []
+    errors: list[Exception] = []
 
     def call() -> None:
         try:
-            slow.append(
-                httpx.post(server.url + "/preload", json=preload_body(), headers=AUTH, timeout=10)
+            answers.append(
+                httpx.post(
+                    server.url + "/preload", json=preload_body(), headers=AUTH, timeout=timeout
+                )
             )
         except httpx.HTTPError as exc:
-            dropped.append(exc)
+            errors.append(exc)
 
     thread = threading.Thread(target=call)
     thread.start()
     server.wait_for_request("/preload")
+    return thread, answers, errors
+
+
+def test_delayed_preload_does_not_block_other_requests(server: LocalAdServer) -> None:
+    server.delay(3.0, times=1)
+    thread, slow, dropped = _preload_in_background(server, timeout=10)
     started = time.monotonic()
     fast = httpx.post(server.url + "/preload", json=preload_body(), headers=AUTH, timeout=10)
     assert fast.status_code == 200
@@ -464,17 +475,7 @@ def test_delayed_preload_does_not_block_other_requests(server: LocalAdServer) ->
 def test_stop_returns_promptly_during_a_delayed_request() -> None:
     server = LocalAdServer().start()
     server.delay(60.0)
-    errors: list[Exception] = []
-
-    def call() -> None:
-        try:
-            httpx.post(server.url + "/preload", json=preload_body(), headers=AUTH, timeout=30)
-        except httpx.HTTPError as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=call)
-    thread.start()
-    server.wait_for_request("/preload")
+    thread, _, errors = _preload_in_background(server, timeout=30)
     started = time.monotonic()
     server.stop()
     assert time.monotonic() - started < 2.0
