@@ -12,6 +12,7 @@ import json
 import random
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import count
 
 import pytest
@@ -71,6 +72,15 @@ def open_session(url: str, recorder: Recorder) -> Session:
         ad_server_url=url,
         on_event=recorder,
     )
+
+
+@contextmanager
+def initialised_session(server: FaultServer, recorder: Recorder) -> Iterator[Session]:
+    """A session on ``server`` that has had its ``/init`` answer and handled it."""
+    with open_session(server.url, recorder) as session:
+        server.wait_for("/init")
+        assert session.wait_idle(5)
+        yield session
 
 
 def user_turn(session: Session, recorder: Recorder, text: str = "best hiking boots?") -> AdEvent:
@@ -417,9 +427,7 @@ def test_a_number_beyond_float_range_is_ignored(server: FaultServer) -> None:
     # Not a usable number of milliseconds: the default stays and preloads fill.
     server.init = raw(b'{"preloadTimeout": 1' + b"0" * 400 + b"}")
     recorder = Recorder()
-    with open_session(server.url, recorder) as session:
-        server.wait_for("/init")
-        assert session.wait_idle(5)
+    with initialised_session(server, recorder) as session:
         assert session.preload_timeout_ms == 2000
         assert isinstance(user_turn(session, recorder), Filled)
 
@@ -430,9 +438,7 @@ def test_a_sub_millisecond_timeout_is_rounded_up_not_to_zero(server: FaultServer
     # as a timeout, with exactly one terminal event, and nothing raises.
     server.init = raw(b'{"preloadTimeout": 0.5}')
     recorder = Recorder()
-    with open_session(server.url, recorder) as session:
-        server.wait_for("/init")
-        assert session.wait_idle(5)
+    with initialised_session(server, recorder) as session:
         assert session.preload_timeout_ms == 1
         event = user_turn(session, recorder)
         assert isinstance(event, Filled) or event == AdError(

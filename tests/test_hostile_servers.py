@@ -24,6 +24,7 @@ from test_faults import (
     assert_recovers,
     assert_reported,
     assert_request_failed,
+    initialised_session,
     open_session,
     user_turn,
 )
@@ -242,9 +243,7 @@ def test_init_preload_timeout_is_capped_at_60_s(
 ) -> None:
     server.init = raw(b'{"enabled": true, "preloadTimeout": ' + value + b"}")
     recorder = Recorder()
-    with open_session(server.url, recorder) as session:
-        server.wait_for("/init")
-        assert session.wait_idle(5)
+    with initialised_session(server, recorder) as session:
         assert session.preload_timeout_ms == expected
         assert isinstance(user_turn(session, recorder), Filled)
 
@@ -256,9 +255,7 @@ def test_capped_timeout_still_ends_a_hanging_preload(
     monkeypatch.setattr("kontext_widget._network.init.MAX_PRELOAD_TIMEOUT_MS", 150)
     server.init = raw(b'{"preloadTimeout": 1e308}')
     recorder = Recorder()
-    with open_session(server.url, recorder) as session:
-        server.wait_for("/init")
-        assert session.wait_idle(5)
+    with initialised_session(server, recorder) as session:
         assert session.preload_timeout_ms == 150
         server.script(*[hang] * ATTEMPTS)
         started = time.monotonic()
