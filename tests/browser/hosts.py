@@ -8,7 +8,6 @@ test run, the repository on ``PYTHONPATH`` and no production credentials.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import sys
 import urllib.error
@@ -17,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .processes import ServerProcess, free_port, isolated_env, write_python3_kernelspec
+from .processes import ServerProcess, free_port, isolated_env, jupyter_env
 
 
 def _any_http_answer(url: str) -> Callable[[], None]:
@@ -111,15 +110,7 @@ class VoilaServer:
 
 def start_voila(root: Path, base: Path) -> VoilaServer:
     """Voilà on ``root`` with a random token and a ``python3`` kernel that is this interpreter."""
-    env = isolated_env(base)
-    data_dir = base / "jupyter-data"
-    write_python3_kernelspec(data_dir)
-    env.update(
-        JUPYTER_PATH=os.pathsep.join(filter(None, [str(data_dir), env.get("JUPYTER_PATH")])),
-        JUPYTER_CONFIG_DIR=str(base / "jupyter-config"),
-        JUPYTER_RUNTIME_DIR=str(base / "jupyter-runtime"),
-        IPYTHONDIR=str(base / "ipython"),
-    )
+    env = jupyter_env(base)
     port = free_port()
     token = secrets.token_hex(16)
     command = [

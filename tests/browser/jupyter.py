@@ -11,7 +11,6 @@ the kernel has answered ``execute_reply``) instead of sleeping.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Any
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, FrameLocator, Locator, Page
 
-from .processes import ServerProcess, free_port, isolated_env, write_python3_kernelspec
+from .processes import ServerProcess, free_port, jupyter_env
 
 NOTEBOOK_OPEN_TIMEOUT = 60.0
 CELL_TIMEOUT = 45.0
@@ -69,25 +68,14 @@ class JupyterServer:
         out of the real user config.
         """
         root_dir = base / "root"
-        data_dir = base / "jupyter-data"
         settings_dir = base / "lab-settings"
-        for directory in (root_dir, settings_dir, base / "runtime", base / "config"):
+        for directory in (root_dir, settings_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        write_python3_kernelspec(data_dir)
         for name, value in _LAB_SETTINGS.items():
             target = settings_dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(value), encoding="utf-8")
-
-        env = isolated_env(base)
-        env.update(
-            JUPYTER_PATH=os.pathsep.join(filter(None, [str(data_dir), env.get("JUPYTER_PATH")])),
-            # Private notebook signatures too (see ``trust``).
-            JUPYTER_DATA_DIR=str(data_dir),
-            JUPYTER_CONFIG_DIR=str(base / "config"),
-            JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-            IPYTHONDIR=str(base / "ipython"),
-        )
+        env = jupyter_env(base)  # its notebook signatures too (see ``trust``)
         port = free_port()
         token = secrets.token_hex(16)
         command = [

@@ -85,6 +85,11 @@ def write_kernel_support(root: Path) -> None:
     (root / f"{KERNEL_SUPPORT}.py").write_text(_KERNEL_SUPPORT_SOURCE.lstrip(), encoding="utf-8")
 
 
+# The question and reply most test notebooks (and the marimo and Voilà apps) start with.
+USER_TEXT = "What are the best hiking boots for a rainy trip?"
+REPLY_TEXT = "Waterproof leather boots with a deep lug sole are a good start."
+
+
 def session_cell(
     *,
     ad_server_url: str,
@@ -118,6 +123,30 @@ def render_cell(message_id: str, content: str, *, code: str = "inlineAd") -> str
         ad = session.render({message_id!r}, code={code!r})
         mark("rendered", bid_id=ad.bid_id, iframe_url=ad.iframe_url)
     """
+
+
+def first_turn_cells(
+    spec: NotebookSpec,
+    ad_server_url: str,
+    conversation_id: str,
+    *,
+    question: str = USER_TEXT,
+    reply: str = REPLY_TEXT,
+    code: str = "inlineAd",
+) -> list[str]:
+    """The first three cells of most test notebooks: a session on ``ad_server_url`` with
+    the placement ``code`` whose events go to the spec's log, the user's ``question``
+    (``u1``, preloaded) and the ``reply`` (``a1``) rendered with its ad."""
+    return [
+        session_cell(
+            ad_server_url=ad_server_url,
+            log_path=spec.log.path,
+            conversation_id=conversation_id,
+            codes=[code],
+        ),
+        user_message_cell("u1", question),
+        render_cell("a1", reply, code=code),
+    ]
 
 
 def dump_cell(tag: str) -> str:

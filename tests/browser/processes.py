@@ -58,6 +58,26 @@ def write_python3_kernelspec(data_dir: Path) -> None:
     (kernel_dir / "kernel.json").write_text(json.dumps(kernel_spec), encoding="utf-8")
 
 
+def jupyter_env(base: Path) -> dict[str, str]:
+    """``isolated_env`` for a Jupyter server: its data (with the ``python3`` kernelspec),
+    config and runtime dirs and IPython's under ``base``, as ``jupyter-data``, ``config``,
+    ``runtime`` and ``ipython``."""
+    data_dir = base / "jupyter-data"
+    write_python3_kernelspec(data_dir)
+    for directory in (base / "runtime", base / "config"):
+        directory.mkdir(parents=True, exist_ok=True)
+    env = isolated_env(base)
+    env.update(
+        JUPYTER_PATH=os.pathsep.join(filter(None, [str(data_dir), env.get("JUPYTER_PATH")])),
+        # Private notebook signatures too.
+        JUPYTER_DATA_DIR=str(data_dir),
+        JUPYTER_CONFIG_DIR=str(base / "config"),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        IPYTHONDIR=str(base / "ipython"),
+    )
+    return env
+
+
 @dataclass
 class ServerProcess:
     """A server process whose output goes to ``log_path``."""

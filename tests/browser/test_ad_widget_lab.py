@@ -31,8 +31,7 @@ from .jupyter import JupyterServer, NotebookPage
 from .notebooks import (
     NotebookSpec,
     dump_cell,
-    render_cell,
-    session_cell,
+    first_turn_cells,
     user_message_cell,
     write_notebook,
 )
@@ -41,8 +40,6 @@ from .timings import record_timing
 
 pytestmark = pytest.mark.browser
 
-USER_TEXT = "What are the best hiking boots for a rainy trip?"
-ASSISTANT_TEXT = "Waterproof leather boots with a deep lug sole are a good start."
 CONVERSATION = "conv-lab-core"
 
 # Cell indices of the shared notebook.
@@ -81,13 +78,7 @@ def core(
     write_notebook(
         spec.path,
         [
-            session_cell(
-                ad_server_url=local_ad_server.url,
-                log_path=spec.log.path,
-                conversation_id=CONVERSATION,
-            ),
-            user_message_cell("u1", USER_TEXT),
-            render_cell("a1", ASSISTANT_TEXT),
+            *first_turn_cells(spec, local_ad_server.url, CONVERSATION),
             dump_cell("after-view"),
             'session.send_user_event("user.typing.started")',
             user_message_cell("u2", "And which socks keep feet dry?"),
@@ -320,14 +311,7 @@ def test_interstitial_opens_and_closes_the_modal_overlay(
     write_notebook(
         notebook_spec.path,
         [
-            session_cell(
-                ad_server_url=ad_server.url,
-                log_path=notebook_spec.log.path,
-                conversation_id="conv-lab-interstitial",
-                codes=[code],
-            ),
-            user_message_cell("u1", USER_TEXT),
-            render_cell("a1", ASSISTANT_TEXT, code=code),
+            *first_turn_cells(notebook_spec, ad_server.url, "conv-lab-interstitial", code=code),
         ],
     )
     notebook = open_notebook(notebook_spec.name, "lab")

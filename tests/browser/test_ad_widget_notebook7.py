@@ -14,9 +14,7 @@ import pytest
 from .ad_checks import check_render_events_reached_python, render_and_check_mounted
 from .notebooks import (
     NotebookSpec,
-    render_cell,
-    session_cell,
-    user_message_cell,
+    first_turn_cells,
     write_notebook,
 )
 
@@ -29,13 +27,13 @@ def test_core_path_in_notebook7(
     write_notebook(
         notebook_spec.path,
         [
-            session_cell(
-                ad_server_url=ad_server.url,
-                log_path=notebook_spec.log.path,
-                conversation_id="conv-notebook7",
+            *first_turn_cells(
+                notebook_spec,
+                ad_server.url,
+                "conv-notebook7",
+                question="Any tips for a first marathon?",
+                reply="Build mileage slowly and taper for two weeks.",
             ),
-            user_message_cell("u1", "Any tips for a first marathon?"),
-            render_cell("a1", "Build mileage slowly and taper for two weeks."),
         ],
     )
     notebook = open_notebook(notebook_spec.name, "notebook7")

@@ -25,7 +25,11 @@ from .ad_checks import (
 from .conformance_server import ConformanceAdServer, start_conformance_server
 from .jupyter import NotebookPage
 from .kit_checks import set_lab_theme
-from .notebooks import NotebookSpec, render_cell, session_cell, user_message_cell, write_notebook
+from .notebooks import (
+    NotebookSpec,
+    first_turn_cells,
+    write_notebook,
+)
 from .pages import VIEWPORT, BrowserTab
 
 pytestmark = pytest.mark.browser
@@ -101,13 +105,13 @@ def test_official_sdk_messages_drive_the_widget_in_jupyterlab(
     write_notebook(
         notebook_spec.path,
         [
-            session_cell(
-                ad_server_url=server.url,
-                log_path=notebook_spec.log.path,
-                conversation_id="conv-lab-conformance",
+            *first_turn_cells(
+                notebook_spec,
+                server.url,
+                "conv-lab-conformance",
+                question=USER_TEXT,
+                reply=ASSISTANT_TEXT,
             ),
-            user_message_cell("u1", USER_TEXT),
-            render_cell("a1", ASSISTANT_TEXT),
             "display(ad)",
             'ad.destroy()\nmark("destroyed", destroyed=ad.destroyed)',
         ],

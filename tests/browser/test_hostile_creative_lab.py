@@ -20,9 +20,7 @@ from .ad_checks import EXPECT_TIMEOUT_MS, VIEWED_TIMEOUT, render_and_check_mount
 from .notebooks import (
     NotebookSpec,
     dump_cell,
-    render_cell,
-    session_cell,
-    user_message_cell,
+    first_turn_cells,
     write_notebook,
 )
 
@@ -65,13 +63,12 @@ def test_hostile_creative_is_bounded_in_jupyterlab(
     write_notebook(
         notebook_spec.path,
         [
-            session_cell(
-                ad_server_url=ad_server.url,
-                log_path=notebook_spec.log.path,
-                conversation_id="conv-lab-hostile",
+            *first_turn_cells(
+                notebook_spec,
+                ad_server.url,
+                "conv-lab-hostile",
+                reply="Waterproof leather boots with a deep lug sole.",
             ),
-            user_message_cell("u1", "What are the best hiking boots for a rainy trip?"),
-            render_cell("a1", "Waterproof leather boots with a deep lug sole."),
             dump_cell("after-attack"),
         ],
     )

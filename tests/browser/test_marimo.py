@@ -39,7 +39,14 @@ from .host_checks import (
 )
 from .hosts import HostServer, start_marimo
 from .kit_checks import wait_for_event_log
-from .notebooks import KERNEL_SUPPORT, KernelLog, NotebookSpec, write_kernel_support
+from .notebooks import (
+    KERNEL_SUPPORT,
+    REPLY_TEXT,
+    USER_TEXT,
+    KernelLog,
+    NotebookSpec,
+    write_kernel_support,
+)
 from .pages import BrowserTab
 from .processes import REPO_ROOT
 
@@ -47,8 +54,6 @@ pytest.importorskip("marimo")
 pytestmark = pytest.mark.browser
 
 DEMO_APP = REPO_ROOT / "notebooks" / "chat_demo_marimo.py"
-USER_TEXT = "What are the best hiking boots for a rainy trip?"
-REPLY_TEXT = "Waterproof leather boots with a deep lug sole are a good start."
 
 
 def core_app(log_path: Path, ad_server_url: str) -> str:

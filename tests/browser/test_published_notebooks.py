@@ -25,7 +25,7 @@ from .ad_checks import EXPECT_TIMEOUT_MS
 from .jupyter import JupyterServer, NotebookPage
 from .notebooks import (
     NotebookSpec,
-    render_cell,
+    first_turn_cells,
     session_cell,
     user_message_cell,
     write_notebook,
@@ -194,13 +194,13 @@ def reopened(
     write_notebook(
         spec.path,
         [
-            session_cell(
-                ad_server_url=local_ad_server.url,
-                log_path=spec.log.path,
-                conversation_id="conv-reopened",
+            *first_turn_cells(
+                spec,
+                local_ad_server.url,
+                "conv-reopened",
+                question="Which boots for a rainy hike?",
+                reply="Waterproof leather boots.",
             ),
-            user_message_cell("u1", "Which boots for a rainy hike?"),
-            render_cell("a1", "Waterproof leather boots."),
         ],
     )
     executed = execute_with_widget_state(spec.path)

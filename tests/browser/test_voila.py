@@ -31,7 +31,14 @@ from .host_checks import (
 )
 from .hosts import VoilaServer, start_voila
 from .kit_checks import EventLogView, wait_for_event_log
-from .notebooks import NotebookSpec, session_cell, write_kernel_support, write_notebook
+from .notebooks import (
+    REPLY_TEXT,
+    USER_TEXT,
+    NotebookSpec,
+    session_cell,
+    write_kernel_support,
+    write_notebook,
+)
 from .pages import BrowserTab
 from .processes import REPO_ROOT
 
@@ -39,8 +46,6 @@ pytest.importorskip("voila")
 pytestmark = pytest.mark.browser
 
 DEMO_NOTEBOOK = REPO_ROOT / "notebooks" / "chat_demo.ipynb"
-USER_TEXT = "What are the best hiking boots for a rainy trip?"
-REPLY_TEXT = "Waterproof leather boots with a deep lug sole are a good start."
 PAGE_TIMEOUT_MS = 90_000  # Voilà answers once the whole notebook has run
 
 
