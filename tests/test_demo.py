@@ -4,40 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import nbformat
 import pytest
+from demo_runs import demo_command, demo_env, first_answer, launched_demo
 
 from kontext_widget import LocalAdServer
 from kontext_widget._notebook import demo as _demo
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO)  # the kernel imports this checkout
-    env.pop("KONTEXT_PUBLISHER_TOKEN", None)  # the demo must stay offline
-    env.pop("KONTEXT_AD_SERVER_URL", None)
-    env.pop("OPENAI_API_KEY", None)
-    return env
-
-
-def _demo_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "kontext_widget._cli", "demo", *args]
 
 
 def test_execute_runs_the_notebook_against_the_local_server(tmp_path: Path) -> None:
     started = time.monotonic()
     result = subprocess.run(
-        _demo_command("--execute", "--dir", str(tmp_path)),
-        env=_env(),
+        demo_command("--execute", "--dir", str(tmp_path)),
+        env=demo_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -74,53 +58,26 @@ def test_an_existing_copy_is_kept(tmp_path: Path) -> None:
     assert json.loads(second.read_text()) == {"edited": True}
 
 
-def _read_url(process: subprocess.Popen[str], deadline: float) -> str:
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("Open "):
-            return line.split()[1]
-        if not line and process.poll() is not None:
-            break
-    pytest.fail("kontext-widget demo printed no URL")
-
-
 def test_launch_serves_the_notebook_in_jupyterlab_and_stops_with_sigterm(
     tmp_path: Path,
 ) -> None:
-    process = subprocess.Popen(
-        _demo_command("--dir", str(tmp_path)),
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        url = _read_url(process, deadline)
+    with launched_demo("--dir", str(tmp_path)) as (url, deadline):
         assert url.startswith("http://127.0.0.1:")
         assert "/lab/tree/chat_demo.ipynb?token=" in url
         base, token = url.split("/lab/tree/")[0], url.split("token=")[1]
-        while True:
-            try:
-                response = httpx.get(
-                    f"{base}/api/contents/{_demo.NOTEBOOK}",
-                    params={"content": "0"},
-                    headers={"Authorization": f"token {token}"},
-                )
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "JupyterLab never answered"
-                time.sleep(0.2)
+        response = first_answer(
+            lambda: httpx.get(
+                f"{base}/api/contents/{_demo.NOTEBOOK}",
+                params={"content": "0"},
+                headers={"Authorization": f"token {token}"},
+            ),
+            deadline,
+            "JupyterLab",
+        )
         assert response.status_code == 200
         assert response.json()["type"] == "notebook"
         unauthorised = httpx.get(f"{base}/api/contents/{_demo.NOTEBOOK}")
         assert unauthorised.status_code == 403
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-    with pytest.raises(httpx.TransportError):
-        httpx.get(f"{base}/api/status", timeout=2)
 
 
 def test_with_a_publisher_token_the_demo_starts_no_server_and_exports_nothing(
@@ -150,12 +107,12 @@ def test_execute_with_a_token_uses_the_users_server_and_starts_none(tmp_path: Pa
     """A token and the user's own KONTEXT_AD_SERVER_URL: the demo neither starts a server
     nor overrides the URL, so every preload reaches the user's server with the token."""
     with LocalAdServer() as users_server:
-        env = _env() | {
+        env = demo_env() | {
             "KONTEXT_PUBLISHER_TOKEN": "pub-users",
             "KONTEXT_AD_SERVER_URL": users_server.url,
         }
         result = subprocess.run(
-            _demo_command("--execute", "--dir", str(tmp_path)),
+            demo_command("--execute", "--dir", str(tmp_path)),
             env=env,
             capture_output=True,
             text=True,

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from demo_runs import demo_command, demo_env, first_answer, launched_demo
 
 from kontext_widget._notebook import demo as _demo
 
 pytest.importorskip("marimo")
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO)
-    for name in ("KONTEXT_PUBLISHER_TOKEN", "KONTEXT_AD_SERVER_URL", "OPENAI_API_KEY"):
-        env.pop(name, None)  # the demo must stay offline
-    env["MARIMO_SKIP_UPDATE_CHECK"] = "1"
-    return env
-
-
-def _demo_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "kontext_widget._cli", "demo", "--marimo", *args]
 
 
 def test_the_app_ships_next_to_the_notebook(tmp_path: Path) -> None:
@@ -42,8 +24,8 @@ def test_the_app_ships_next_to_the_notebook(tmp_path: Path) -> None:
 
 def test_execute_chats_the_starter_prompts_against_the_local_server(tmp_path: Path) -> None:
     result = subprocess.run(
-        _demo_command("--execute", "--dir", str(tmp_path), "--timeout", "20"),
-        env=_env(),
+        demo_command("--marimo", "--execute", "--dir", str(tmp_path), "--timeout", "20"),
+        env=demo_env(),
         capture_output=True,
         text=True,
         timeout=90,
@@ -62,8 +44,8 @@ def test_execute_chats_the_starter_prompts_against_the_local_server(tmp_path: Pa
 def test_execute_reports_a_broken_app_copy(tmp_path: Path) -> None:
     (tmp_path / _demo.MARIMO_APP).write_text("raise RuntimeError('edited badly')\n")
     result = subprocess.run(
-        _demo_command("--execute", "--dir", str(tmp_path)),
-        env=_env(),
+        demo_command("--marimo", "--execute", "--dir", str(tmp_path)),
+        env=demo_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -82,38 +64,12 @@ def test_without_marimo_the_demo_says_which_extra(monkeypatch: pytest.MonkeyPatc
     assert "kontext-widget[" not in message
 
 
-def _read_url(process: subprocess.Popen[str], deadline: float) -> str:
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("Open "):
-            return line.split()[1]
-        if not line and process.poll() is not None:
-            break
-    pytest.fail("kontext-widget demo --marimo printed no URL")
-
-
 def test_launch_serves_the_app_behind_a_token_and_stops_with_sigterm(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        _demo_command("--dir", str(tmp_path)),
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        url = _read_url(process, deadline)
+    with launched_demo("--marimo", "--dir", str(tmp_path)) as (url, deadline):
         assert url.startswith("http://127.0.0.1:")
         base, token = url.split("/?access_token=")
         assert len(token) >= 24
-        while True:
-            try:
-                stranger = httpx.get(f"{base}/")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "marimo never answered"
-                time.sleep(0.2)
+        stranger = first_answer(lambda: httpx.get(f"{base}/"), deadline, "marimo")
         # Without the token: sent to the login page. With it: a session cookie, then the app.
         assert stranger.status_code == 303
         assert stranger.headers["location"].startswith("/auth/login")
@@ -124,8 +80,3 @@ def test_launch_serves_the_app_behind_a_token_and_stops_with_sigterm(tmp_path: P
             page = client.get(f"{base}/")
         assert page.status_code == 200
         assert "<title>kontext-widget chat demo</title>" in page.text
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-    with pytest.raises(httpx.TransportError):
-        httpx.get(f"{base}/api/status", timeout=2)
