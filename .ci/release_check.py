@@ -161,11 +161,9 @@ def check_wheel(wheel: Path, expected_version: str) -> None:
     print(f"  wheel contents OK: {len(names)} files, version {expected_version}, MIT")
 
 
-def check_sdist(sdist: Path, expected_version: str) -> None:
-    prefix = f"kontext_widget-{expected_version}/"
-    with tarfile.open(sdist) as archive:
-        names = {name.removeprefix(prefix) for name in archive.getnames()}
-    required = {
+# What an sdist must carry to rebuild, test and document the package.
+SDIST_REQUIRED = frozenset(
+    {
         "LICENSE",
         "CHANGELOG.md",
         "README.md",
@@ -179,7 +177,14 @@ def check_sdist(sdist: Path, expected_version: str) -> None:
         "docs/api.py",
         ".ci/release_check.py",  # tests/test_release_check.py runs from an sdist too
     }
-    missing = sorted(required - names)
+)
+
+
+def check_sdist(sdist: Path, expected_version: str) -> None:
+    prefix = f"kontext_widget-{expected_version}/"
+    with tarfile.open(sdist) as archive:
+        names = {name.removeprefix(prefix) for name in archive.getnames()}
+    missing = sorted(SDIST_REQUIRED - names)
     if missing:
         raise SystemExit(f"{sdist.name} lacks {missing}")
     built = sorted(name for name in names if name.startswith("docs/_build"))
