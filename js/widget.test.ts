@@ -100,6 +100,23 @@ function fromModal(type: string, data?: unknown): void {
   dispatchFromFrame(windowOf(modal), data === undefined ? { type } : { type, data });
 }
 
+/** Two views of `model` (fake timers), the first one's creative having opened the modal. */
+function twoViewsWithModalOpen(model: FakeModel): [RenderedView, RenderedView] {
+  vi.useFakeTimers();
+  const first = renderView(model);
+  const second = renderView(model);
+  fromInline(first, "open-component-iframe");
+  expect(modalFrame()).not.toBeNull();
+  return [first, second];
+}
+
+/** No view keeps an iframe, no modal is open and no timer (heartbeat) is left. */
+function expectNothingLeft(views: RenderedView[]): void {
+  for (const view of views) expect(view.el.querySelector("iframe")).toBeNull();
+  expect(modalFrame()).toBeNull();
+  expect(vi.getTimerCount()).toBe(0);
+}
+
 /** Records what the host posts to `frame` (jsdom would deliver it on a timer). */
 function postSpy(frame: HTMLIFrameElement) {
   return vi.spyOn(windowOf(frame), "postMessage").mockImplementation(() => undefined);
@@ -157,19 +174,12 @@ describe("rendering", () => {
   });
 
   it("removes iframe, modal and listeners of every view on destroyed", () => {
-    vi.useFakeTimers();
     const model = new FakeModel();
-    const first = renderView(model);
-    const second = renderView(model);
-    fromInline(first, "open-component-iframe");
-    expect(modalFrame()).not.toBeNull();
+    const [first, second] = twoViewsWithModalOpen(model);
     const inlineWindow = windowOf(frameOf(first));
     model.set("destroyed", true);
-    expect(first.el.querySelector("iframe")).toBeNull();
-    expect(second.el.querySelector("iframe")).toBeNull();
-    expect(modalFrame()).toBeNull();
+    expectNothingLeft([first, second]);
     expect(model.listenerCount()).toBe(0);
-    expect(vi.getTimerCount()).toBe(0);
     const before = model.sent.length;
     dispatchFromFrame(inlineWindow, { type: "init-iframe" });
     expect(model.sent).toHaveLength(before);
@@ -246,17 +256,10 @@ describe("only under a live session", () => {
   });
 
   it("removes the frame, modal and heartbeat of every view on a kernel restart, for good", () => {
-    vi.useFakeTimers();
     const model = new FakeModel();
-    const first = renderView(model);
-    const second = renderView(model);
-    fromInline(first, "open-component-iframe");
-    expect(modalFrame()).not.toBeNull();
+    const [first, second] = twoViewsWithModalOpen(model);
     model.disconnect();
-    expect(first.el.querySelector("iframe")).toBeNull();
-    expect(second.el.querySelector("iframe")).toBeNull();
-    expect(modalFrame()).toBeNull();
-    expect(vi.getTimerCount()).toBe(0);
+    expectNothingLeft([first, second]);
     expect(slotOf(first).dataset.liveness).toBe("gone");
     // Nothing brings it back: not a new view, not a stray answer, not a new bid.
     model.sendFromPython({ kind: "live" });
