@@ -38,6 +38,20 @@ def demo_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "kontext_widget._cli", "demo", *args]
 
 
+def run_demo(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``kontext-widget demo *args`` run to its end (``--execute``), output captured."""
+    return subprocess.run(
+        demo_command(*args),
+        env=demo_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @contextmanager
 def launched_demo(*args: str) -> Iterator[tuple[str, float]]:
     """``kontext-widget demo *args`` serving: the URL it printed and the deadline for the

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import nbformat
 import pytest
-from demo_runs import demo_command, demo_env, first_answer, launched_demo
+from demo_runs import demo_env, first_answer, launched_demo, run_demo
 
 from kontext_widget import LocalAdServer
 from kontext_widget._notebook import demo as _demo
@@ -19,14 +18,7 @@ from kontext_widget._notebook import demo as _demo
 
 def test_execute_runs_the_notebook_against_the_local_server(tmp_path: Path) -> None:
     started = time.monotonic()
-    result = subprocess.run(
-        demo_command("--execute", "--dir", str(tmp_path)),
-        env=demo_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_demo("--execute", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 30
     lines = result.stdout.splitlines()
@@ -111,14 +103,7 @@ def test_execute_with_a_token_uses_the_users_server_and_starts_none(tmp_path: Pa
             "KONTEXT_PUBLISHER_TOKEN": "pub-users",
             "KONTEXT_AD_SERVER_URL": users_server.url,
         }
-        result = subprocess.run(
-            demo_command("--execute", "--dir", str(tmp_path)),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_demo("--execute", "--dir", str(tmp_path), env=env)
         preloads = users_server.requests_to("/preload")
         users_url = users_server.url
     assert result.returncode == 0, result.stderr

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
-from demo_runs import demo_command, demo_env, first_answer, launched_demo
+from demo_runs import first_answer, launched_demo, run_demo
 
 from kontext_widget._notebook import demo as _demo
 
@@ -23,13 +22,8 @@ def test_the_app_ships_next_to_the_notebook(tmp_path: Path) -> None:
 
 
 def test_execute_chats_the_starter_prompts_against_the_local_server(tmp_path: Path) -> None:
-    result = subprocess.run(
-        demo_command("--marimo", "--execute", "--dir", str(tmp_path), "--timeout", "20"),
-        env=demo_env(),
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
+    result = run_demo(
+        "--marimo", "--execute", "--dir", str(tmp_path), "--timeout", "20", timeout=90
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -43,14 +37,7 @@ def test_execute_chats_the_starter_prompts_against_the_local_server(tmp_path: Pa
 
 def test_execute_reports_a_broken_app_copy(tmp_path: Path) -> None:
     (tmp_path / _demo.MARIMO_APP).write_text("raise RuntimeError('edited badly')\n")
-    result = subprocess.run(
-        demo_command("--marimo", "--execute", "--dir", str(tmp_path)),
-        env=demo_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_demo("--marimo", "--execute", "--dir", str(tmp_path))
     assert result.returncode == 1
     assert "the marimo app failed: RuntimeError('edited badly')" in result.stderr
 

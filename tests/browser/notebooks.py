@@ -125,28 +125,29 @@ def render_cell(message_id: str, content: str, *, code: str = "inlineAd") -> str
     """
 
 
-def first_turn_cells(
+def write_first_turn(
     spec: NotebookSpec,
     ad_server_url: str,
     conversation_id: str,
-    *,
+    *more_cells: str,
     question: str = USER_TEXT,
     reply: str = REPLY_TEXT,
     code: str = "inlineAd",
-) -> list[str]:
-    """The first three cells of most test notebooks: a session on ``ad_server_url`` with
-    the placement ``code`` whose events go to the spec's log, the user's ``question``
-    (``u1``, preloaded) and the ``reply`` (``a1``) rendered with its ad."""
-    return [
-        session_cell(
-            ad_server_url=ad_server_url,
-            log_path=spec.log.path,
-            conversation_id=conversation_id,
-            codes=[code],
-        ),
-        user_message_cell("u1", question),
-        render_cell("a1", reply, code=code),
-    ]
+) -> None:
+    """Write the spec's notebook as most tests start it, then ``more_cells``.
+
+    Cell 0: a session on ``ad_server_url`` with the placement ``code`` whose events
+    go to the spec's log; cell 1: the user's ``question`` (``u1``, preloaded);
+    cell 2: the ``reply`` (``a1``) rendered with its ad.
+    """
+    session = session_cell(
+        ad_server_url=ad_server_url,
+        log_path=spec.log.path,
+        conversation_id=conversation_id,
+        codes=[code],
+    )
+    first_turn = [session, user_message_cell("u1", question), render_cell("a1", reply, code=code)]
+    write_notebook(spec.path, [*first_turn, *more_cells])
 
 
 def dump_cell(tag: str) -> str:

@@ -31,9 +31,8 @@ from .jupyter import JupyterServer, NotebookPage
 from .notebooks import (
     NotebookSpec,
     dump_cell,
-    first_turn_cells,
     user_message_cell,
-    write_notebook,
+    write_first_turn,
 )
 from .pages import VIEWPORT, BrowserTab
 from .timings import record_timing
@@ -75,16 +74,15 @@ def core(
 ) -> Iterator[CoreNotebook]:
     local_ad_server.reset()
     spec = NotebookSpec.new("lab-core", jupyter_server.root_dir, kernel_logs)
-    write_notebook(
-        spec.path,
-        [
-            *first_turn_cells(spec, local_ad_server.url, CONVERSATION),
-            dump_cell("after-view"),
-            'session.send_user_event("user.typing.started")',
-            user_message_cell("u2", "And which socks keep feet dry?"),
-            "display(ad)",
-            'ad.destroy()\nmark("destroyed", destroyed=ad.destroyed)',
-        ],
+    write_first_turn(
+        spec,
+        local_ad_server.url,
+        CONVERSATION,
+        dump_cell("after-view"),
+        'session.send_user_event("user.typing.started")',
+        user_message_cell("u2", "And which socks keep feet dry?"),
+        "display(ad)",
+        'ad.destroy()\nmark("destroyed", destroyed=ad.destroyed)',
     )
     page = module_context.new_page("lab")
     notebook = NotebookPage.open(page, jupyter_server, spec.name, "lab")
@@ -308,12 +306,7 @@ def test_interstitial_opens_and_closes_the_modal_overlay(
     notebook_spec: NotebookSpec, open_notebook: Any, ad_server: Any, browser_context: BrowserTab
 ) -> None:
     code = "interstitialAd"
-    write_notebook(
-        notebook_spec.path,
-        [
-            *first_turn_cells(notebook_spec, ad_server.url, "conv-lab-interstitial", code=code),
-        ],
-    )
+    write_first_turn(notebook_spec, ad_server.url, "conv-lab-interstitial", code=code)
     notebook = open_notebook(notebook_spec.name, "lab")
     notebook.run_cells([0, 1])
     ad = render_and_check_mounted(

@@ -14,8 +14,7 @@ import pytest
 from .ad_checks import check_render_events_reached_python, render_and_check_mounted
 from .notebooks import (
     NotebookSpec,
-    first_turn_cells,
-    write_notebook,
+    write_first_turn,
 )
 
 pytestmark = pytest.mark.browser
@@ -24,17 +23,12 @@ pytestmark = pytest.mark.browser
 def test_core_path_in_notebook7(
     notebook_spec: NotebookSpec, open_notebook: Any, ad_server: Any
 ) -> None:
-    write_notebook(
-        notebook_spec.path,
-        [
-            *first_turn_cells(
-                notebook_spec,
-                ad_server.url,
-                "conv-notebook7",
-                question="Any tips for a first marathon?",
-                reply="Build mileage slowly and taper for two weeks.",
-            ),
-        ],
+    write_first_turn(
+        notebook_spec,
+        ad_server.url,
+        "conv-notebook7",
+        question="Any tips for a first marathon?",
+        reply="Build mileage slowly and taper for two weeks.",
     )
     notebook = open_notebook(notebook_spec.name, "notebook7")
     assert "/notebooks/" in notebook.page.url

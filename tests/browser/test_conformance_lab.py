@@ -27,8 +27,7 @@ from .jupyter import NotebookPage
 from .kit_checks import set_lab_theme
 from .notebooks import (
     NotebookSpec,
-    first_turn_cells,
-    write_notebook,
+    write_first_turn,
 )
 from .pages import VIEWPORT, BrowserTab
 
@@ -102,19 +101,14 @@ def test_official_sdk_messages_drive_the_widget_in_jupyterlab(
     browser_context: BrowserTab,
 ) -> None:
     server = conformance_server
-    write_notebook(
-        notebook_spec.path,
-        [
-            *first_turn_cells(
-                notebook_spec,
-                server.url,
-                "conv-lab-conformance",
-                question=USER_TEXT,
-                reply=ASSISTANT_TEXT,
-            ),
-            "display(ad)",
-            'ad.destroy()\nmark("destroyed", destroyed=ad.destroyed)',
-        ],
+    write_first_turn(
+        notebook_spec,
+        server.url,
+        "conv-lab-conformance",
+        "display(ad)",
+        'ad.destroy()\nmark("destroyed", destroyed=ad.destroyed)',
+        question=USER_TEXT,
+        reply=ASSISTANT_TEXT,
     )
     notebook = open_notebook(notebook_spec.name, "lab")
     page = notebook.page

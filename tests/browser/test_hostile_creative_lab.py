@@ -20,8 +20,7 @@ from .ad_checks import EXPECT_TIMEOUT_MS, VIEWED_TIMEOUT, render_and_check_mount
 from .notebooks import (
     NotebookSpec,
     dump_cell,
-    first_turn_cells,
-    write_notebook,
+    write_first_turn,
 )
 
 pytestmark = pytest.mark.browser
@@ -60,17 +59,12 @@ def _malformed_reports(ad_server: Any, bid_id: str) -> list[Any]:
 def test_hostile_creative_is_bounded_in_jupyterlab(
     notebook_spec: NotebookSpec, open_notebook: Any, ad_server: Any
 ) -> None:
-    write_notebook(
-        notebook_spec.path,
-        [
-            *first_turn_cells(
-                notebook_spec,
-                ad_server.url,
-                "conv-lab-hostile",
-                reply="Waterproof leather boots with a deep lug sole.",
-            ),
-            dump_cell("after-attack"),
-        ],
+    write_first_turn(
+        notebook_spec,
+        ad_server.url,
+        "conv-lab-hostile",
+        dump_cell("after-attack"),
+        reply="Waterproof leather boots with a deep lug sole.",
     )
     notebook = open_notebook(notebook_spec.name, "lab")
     notebook.run_cells([0, 1])

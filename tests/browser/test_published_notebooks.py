@@ -25,9 +25,9 @@ from .ad_checks import EXPECT_TIMEOUT_MS
 from .jupyter import JupyterServer, NotebookPage
 from .notebooks import (
     NotebookSpec,
-    first_turn_cells,
     session_cell,
     user_message_cell,
+    write_first_turn,
     write_notebook,
 )
 from .pages import BrowserTab
@@ -191,17 +191,12 @@ def reopened(
     """The chat notebook executed headless (widget state saved), then opened in JupyterLab."""
     local_ad_server.reset()
     spec = NotebookSpec.new("reopened-with-state", jupyter_server.root_dir, kernel_logs)
-    write_notebook(
-        spec.path,
-        [
-            *first_turn_cells(
-                spec,
-                local_ad_server.url,
-                "conv-reopened",
-                question="Which boots for a rainy hike?",
-                reply="Waterproof leather boots.",
-            ),
-        ],
+    write_first_turn(
+        spec,
+        local_ad_server.url,
+        "conv-reopened",
+        question="Which boots for a rainy hike?",
+        reply="Waterproof leather boots.",
     )
     executed = execute_with_widget_state(spec.path)
     stale_bid = spec.log.mark("rendered")["bid_id"]
