@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -33,25 +34,23 @@ def server() -> Iterator[LocalAdServer]:
         yield running
 
 
+def _session_on(server: LocalAdServer, **options: Any) -> Session:
+    return create_session(
+        publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url, **options
+    )
+
+
 @pytest.fixture
 def session(server: LocalAdServer) -> Iterator[Session]:
     """A session on ``server`` with two placements, ``inlineAd`` and ``videoAd``."""
-    with create_session(
-        publisher_token="p",
-        user_id="u",
-        conversation_id="c",
-        enabled_placement_codes=["inlineAd", "videoAd"],
-        ad_server_url=server.url,
-    ) as created:
+    with _session_on(server, enabled_placement_codes=["inlineAd", "videoAd"]) as created:
         yield created
 
 
 @pytest.fixture
 def filled(server: LocalAdServer) -> Iterator[tuple[Session, Ad]]:
     """A session on ``server`` after one turn, and the filled ad of its reply ``a1``."""
-    session = create_session(
-        publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url
-    )
+    session = _session_on(server)
     session.add_message({"id": "u1", "role": "user", "content": "boots"})
     session.add_message({"id": "a1", "role": "assistant", "content": "Boots!"})
     assert session.wait_idle(10)

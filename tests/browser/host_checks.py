@@ -9,6 +9,7 @@ reply text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from playwright.sync_api import Frame, Locator, Page, expect
@@ -48,18 +49,16 @@ class HostPage:
     output: str
     reply: str
     timeout_ms: float
-    _ad: HostAd | None = None
 
+    @cached_property
     def ad(self) -> HostAd:
-        """The rendered ad; the first call checks that it sits under the reply."""
-        if self._ad is None:
-            output = self.page.locator(self.output).filter(has_text=self.reply)
-            reply = output.get_by_text(self.reply)
-            expect(reply).to_be_visible(timeout=self.timeout_ms)  # the host ran the notebook
-            self._ad = check_ad_under_reply(
-                self.page, self.ad_server, self.log, reply=reply, container=output
-            )
-        return self._ad
+        """The rendered ad, checked once (on first use) to sit under the reply."""
+        output = self.page.locator(self.output).filter(has_text=self.reply)
+        reply = output.get_by_text(self.reply)
+        expect(reply).to_be_visible(timeout=self.timeout_ms)  # the host ran the notebook
+        return check_ad_under_reply(
+            self.page, self.ad_server, self.log, reply=reply, container=output
+        )
 
 
 def check_ad_under_reply(
@@ -126,7 +125,7 @@ def open_cta_tab(frame: Frame) -> Page:
 def check_click_opens_tab_without_opener(host: HostPage) -> None:
     """Clicking the creative's CTA opens the landing page with no opener nor referrer,
     and ``ad.clicked`` with that URL reaches Python."""
-    ad, ad_server = host.ad(), host.ad_server
+    ad, ad_server = host.ad, host.ad_server
     ad.frame.evaluate(
         "() => document.addEventListener('click', () => { window.__kwClickAt = Date.now(); }, true)"
     )
@@ -153,7 +152,7 @@ def check_click_opens_tab_without_opener(host: HostPage) -> None:
 def check_destroy_button_removes_the_ad(host: HostPage) -> HostAd:
     """The page's "Destroy the ad" button (its handler calls ``ad.destroy()`` and marks
     ``destroyed``) removes the ad's iframe; the destroyed ad, for further checks."""
-    ad = host.ad()
+    ad = host.ad
     host.page.get_by_role("button", name="Destroy the ad").click()
     destroyed = host.log.wait_for(
         lambda r: r["kind"] == "mark" and r["name"] == "destroyed", what="the 'destroyed' mark"

@@ -194,7 +194,7 @@ def marimo_page(
 
 
 def test_ad_mounts_under_the_reply_at_the_creative_height(marimo_page: HostPage) -> None:
-    ad = marimo_page.ad()
+    ad = marimo_page.ad
     # In a marimo output the widget lives in a shadow root: the slot is not in the document.
     in_shadow = ad.iframe.evaluate("f => f.getRootNode() instanceof ShadowRoot")
     assert in_shadow, "marimo no longer renders anywidgets in a shadow root"
@@ -202,7 +202,7 @@ def test_ad_mounts_under_the_reply_at_the_creative_height(marimo_page: HostPage)
 
 
 def test_render_events_reach_python(marimo_page: HostPage) -> None:
-    ad = marimo_page.ad()
+    ad = marimo_page.ad
     spec = NotebookSpec("core", Path(), marimo_page.log)
     check_render_events_reached_python(spec, ad.bid_id)
 

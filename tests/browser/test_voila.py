@@ -122,12 +122,12 @@ def voila_page(
 
 
 def test_ad_mounts_under_the_reply_at_the_creative_height(voila_page: HostPage) -> None:
-    ad = voila_page.ad()
+    ad = voila_page.ad
     check_visible_at_creative_height(ad, voila_page.log)
 
 
 def test_render_events_reach_python(voila_page: HostPage) -> None:
-    ad = voila_page.ad()
+    ad = voila_page.ad
     check_render_events_reached_python(NotebookSpec("core", Path(), voila_page.log), ad.bid_id)
 
 
