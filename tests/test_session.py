@@ -413,12 +413,25 @@ def test_track_only_failures_are_forwarded(
 # -- answers --------------------------------------------------------------------
 
 
-def test_http_204_is_unfilled(
-    make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
+# Answer (scripted once) -> the one event the first question ends with.
+NO_FILL_ANSWERS: dict[str, tuple[Callable[[kw.LocalAdServer], object], str]] = {
+    "http 204": (lambda server: server.http_status(204, times=1), "unfilled_bid"),
+    "empty bids, default skip code": (lambda server: server.empty(times=1), "no_fill"),
+    "no bid for the enabled codes": (
+        lambda server: server.fill(codes=["otherAd"], times=1),
+        "unfilled_bid",
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", list(NO_FILL_ANSWERS))
+def test_answers_without_a_bid_are_no_fills(
+    make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer, answer: str
 ) -> None:
-    server.http_status(204, times=1)
+    script, skip_code = NO_FILL_ANSWERS[answer]
+    script(server)
     after_first_question(make_session)
-    assert recorder.events == [kw.NoFill(skip_code="unfilled_bid")]
+    assert recorder.events == [kw.NoFill(skip_code=skip_code)]
 
 
 def test_skip_stores_session_id(
@@ -428,22 +441,6 @@ def test_skip_stores_session_id(
     session = after_first_question(make_session)
     assert recorder.events == [kw.NoFill(skip_code="ads_disabled")]
     assert session.session_id is not None
-
-
-def test_empty_bids_default_skip_code(
-    make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
-) -> None:
-    server.empty(times=1)
-    after_first_question(make_session)
-    assert recorder.events == [kw.NoFill(skip_code="no_fill")]
-
-
-def test_no_bid_for_enabled_codes(
-    make_session: SessionFactory, recorder: Recorder, server: kw.LocalAdServer
-) -> None:
-    server.fill(codes=["otherAd"], times=1)
-    after_first_question(make_session)
-    assert recorder.events == [kw.NoFill(skip_code="unfilled_bid")]
 
 
 def test_error_answer(
