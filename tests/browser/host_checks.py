@@ -14,16 +14,15 @@ from typing import Any
 
 from playwright.sync_api import Frame, Locator, Page, expect
 
-from .ad_checks import EXPECT_TIMEOUT_MS, frame_prefix, wait_for_box, wait_for_js_value
+from .ad_checks import (
+    EXPECT_TIMEOUT_MS,
+    RenderedAd,
+    frame_prefix,
+    wait_for_box,
+    wait_for_js_value,
+)
 from .notebooks import KernelLog
 from .timings import record_timing
-
-
-@dataclass
-class HostAd:
-    bid_id: str
-    iframe: Locator
-    frame: Frame
 
 
 def frame_of(iframe: Locator) -> Frame:
@@ -51,7 +50,7 @@ class HostPage:
     timeout_ms: float
 
     @cached_property
-    def ad(self) -> HostAd:
+    def ad(self) -> RenderedAd:
         """The rendered ad, checked once (on first use) to sit under the reply."""
         output = self.page.locator(self.output).filter(has_text=self.reply)
         reply = output.get_by_text(self.reply)
@@ -63,7 +62,7 @@ class HostPage:
 
 def check_ad_under_reply(
     page: Any, ad_server: Any, log: KernelLog, *, reply: Locator, container: Locator
-) -> HostAd:
+) -> RenderedAd:
     """The ad rendered in ``container`` (the reply's output), below ``reply``, at its bid's URL."""
     rendered = log.wait_for(
         lambda r: r["kind"] == "mark" and r["name"] == "rendered",
@@ -93,10 +92,10 @@ def check_ad_under_reply(
     assert box["y"] >= reply_box["y"] + reply_box["height"] - 1, (
         f"the ad ({box}) is not under the reply ({reply_box})"
     )
-    return HostAd(bid_id, iframe, frame)
+    return RenderedAd(bid_id, iframe, frame)
 
 
-def check_visible_at_creative_height(ad: HostAd, log: KernelLog) -> float:
+def check_visible_at_creative_height(ad: RenderedAd, log: KernelLog) -> float:
     """The iframe is as tall as the creative asked (``ad.height`` as Python received it)."""
     event = log.wait_for_event(
         "ad.height",
@@ -122,10 +121,12 @@ def open_cta_tab(frame: Frame) -> Page:
     return tab
 
 
-def check_click_opens_tab_without_opener(host: HostPage) -> None:
+def check_click_opens_tab_without_opener(
+    ad: RenderedAd, ad_server: Any, log: KernelLog, *, host: str
+) -> None:
     """Clicking the creative's CTA opens the landing page with no opener nor referrer,
-    and ``ad.clicked`` with that URL reaches Python."""
-    ad, ad_server = host.ad, host.ad_server
+    and ``ad.clicked`` with that URL reaches Python (the time it took is recorded for
+    ``host``)."""
     ad.frame.evaluate(
         "() => document.addEventListener('click', () => { window.__kwClickAt = Date.now(); }, true)"
     )
@@ -136,20 +137,20 @@ def check_click_opens_tab_without_opener(host: HostPage) -> None:
         expect(tab.locator("h1.product")).not_to_be_empty()
     finally:
         tab.close()
-    clicked = host.log.wait_for_event(
-        "ad.clicked", where=lambda r: r["payload"].get("id") == ad.bid_id
-    )
-    assert clicked["payload"]["url"] == tab.url
-    assert clicked["payload"]["area"] == "cta"
-    assert clicked["payload"]["messageId"] == "a1"
+    clicked = log.wait_for_event("ad.clicked", where=lambda r: r["payload"].get("id") == ad.bid_id)
+    payload = clicked["payload"]
+    assert payload["url"] == tab.url
+    assert payload["area"] == "cta"
+    assert payload["messageId"] == "a1"
+    assert payload["format"] == "inline"
     click_at = wait_for_js_value(ad.frame, "window.__kwClickAt")
-    record_timing(f"iframe click -> Python on_event ({host.host})", clicked["t"] - click_at / 1000)
+    record_timing(f"iframe click -> Python on_event ({host})", clicked["t"] - click_at / 1000)
     landing = ad_server.requests_to(f"/api/click/{ad.bid_id}")
     assert len(landing) == 1
-    assert "Referer" not in landing[0].headers, "the click leaked the host page as referrer"
+    assert "Referer" not in landing[0].headers, "the click leaked the page's URL as referrer"
 
 
-def check_destroy_button_removes_the_ad(host: HostPage) -> HostAd:
+def check_destroy_button_removes_the_ad(host: HostPage) -> RenderedAd:
     """The page's "Destroy the ad" button (its handler calls ``ad.destroy()`` and marks
     ``destroyed``) removes the ad's iframe; the destroyed ad, for further checks."""
     ad = host.ad

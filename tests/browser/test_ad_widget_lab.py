@@ -25,8 +25,8 @@ from .ad_checks import (
     check_events_in_session_history,
     check_render_events_reached_python,
     render_and_check_mounted,
-    wait_for_js_value,
 )
+from .host_checks import check_click_opens_tab_without_opener
 from .jupyter import JupyterServer, NotebookPage
 from .notebooks import (
     NotebookSpec,
@@ -35,7 +35,6 @@ from .notebooks import (
     write_first_turn,
 )
 from .pages import VIEWPORT, BrowserTab
-from .timings import record_timing
 
 pytestmark = pytest.mark.browser
 
@@ -242,36 +241,8 @@ def test_foreign_messages_are_ignored(core: CoreNotebook) -> None:
 
 
 def test_click_opens_landing_tab_without_opener(core: CoreNotebook) -> None:
-    ad = core.rendered()
-    page = core.page
-    ad.frame.evaluate(
-        "() => document.addEventListener('click', () => { window.__kwClickAt = Date.now(); }, true)"
-    )
-    with page.context.expect_page() as opened:
-        ad.frame.locator("#ad a.cta").click()
-    tab = opened.value
-    tab.wait_for_load_state()
-    try:
-        assert tab.url.startswith(f"{core.ad_server.url}/api/click/{ad.bid_id}?"), tab.url
-        assert tab.evaluate("window.opener") is None
-        expect(tab.locator("h1.product")).not_to_be_empty()
-    finally:
-        tab.close()
-
-    clicked = core.spec.log.wait_for_event(
-        "ad.clicked", where=lambda r: r["payload"].get("id") == ad.bid_id
-    )
-    payload = clicked["payload"]
-    assert payload["url"] == tab.url
-    assert payload["area"] == "cta"
-    assert payload["messageId"] == "a1"
-    assert payload["format"] == "inline"
-    click_at = wait_for_js_value(ad.frame, "window.__kwClickAt")
-    record_timing("iframe click -> Python on_event (lab)", clicked["t"] - click_at / 1000)
-
-    landing = core.ad_server.requests_to(f"/api/click/{ad.bid_id}")
-    assert len(landing) == 1
-    assert "Referer" not in landing[0].headers, "the click leaked the notebook URL as referrer"
+    ad, log = core.rendered(), core.spec.log
+    check_click_opens_tab_without_opener(ad, core.ad_server, log, host="lab")
 
 
 def test_second_display_adds_no_second_iframe(core: CoreNotebook) -> None:

@@ -132,7 +132,8 @@ def test_render_events_reach_python(voila_page: HostPage) -> None:
 
 
 def test_click_reaches_python_and_opens_a_tab_without_opener(voila_page: HostPage) -> None:
-    check_click_opens_tab_without_opener(voila_page)
+    page = voila_page
+    check_click_opens_tab_without_opener(page.ad, page.ad_server, page.log, host=page.host)
 
 
 def test_destroy_removes_the_ad(voila_page: HostPage) -> None:
