@@ -112,10 +112,10 @@ def check_visible_at_creative_height(ad: RenderedAd, log: KernelLog) -> float:
     return height
 
 
-def open_cta_tab(frame: Frame) -> Page:
-    """Click the creative's CTA in ``frame``; the landing tab it opened, loaded."""
+def open_cta_tab(frame: Frame, cta: str = "#ad a.cta") -> Page:
+    """Click the creative's CTA (selector ``cta``) in ``frame``; the tab it opened, loaded."""
     with frame.page.context.expect_page() as opened:
-        frame.locator("#ad a.cta").click()
+        frame.locator(cta).click()
     tab = opened.value
     tab.wait_for_load_state()
     return tab

@@ -23,6 +23,7 @@ from .ad_checks import (
     render_and_check_mounted,
 )
 from .conformance_server import ConformanceAdServer, start_conformance_server
+from .host_checks import open_cta_tab
 from .jupyter import NotebookPage
 from .kit_checks import set_lab_theme
 from .notebooks import (
@@ -125,10 +126,7 @@ def test_official_sdk_messages_drive_the_widget_in_jupyterlab(
     expect(ad.iframe).to_have_css("opacity", "0.95")
 
     # Clicked: the host opens the click-iframe URL; ad.clicked reaches Python.
-    with page.context.expect_page() as opened:
-        ad.frame.locator("#ad a.cta").click()
-    tab = opened.value
-    tab.wait_for_load_state()
+    tab = open_cta_tab(ad.frame)
     try:
         assert tab.url == f"{server.url}/api/click/{ad.bid_id}?area=cta"
         assert tab.evaluate("window.opener") is None
@@ -200,10 +198,7 @@ def test_official_sdk_messages_drive_the_widget_in_jupyterlab(
 
     # A click inside the interstitial opens its URL too.
     root, modal_frame = _open_interstitial(notebook, ad.frame)
-    with page.context.expect_page() as opened:
-        modal_frame.locator("a.cta").click()
-    tab = opened.value
-    tab.wait_for_load_state()
+    tab = open_cta_tab(modal_frame, "a.cta")
     try:
         assert tab.url == f"{server.url}/api/click/{ad.bid_id}?area=interstitial"
     finally:
