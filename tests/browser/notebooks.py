@@ -91,13 +91,13 @@ REPLY_TEXT = "Waterproof leather boots with a deep lug sole are a good start."
 
 
 def session_cell(
-    *,
+    spec: NotebookSpec,
     ad_server_url: str,
-    log_path: Path,
     conversation_id: str,
     codes: Sequence[str] = ("inlineAd",),
 ) -> str:
-    """The first cell: a session on the local server whose events go to ``log_path``."""
+    """The first cell: a session on the ad server whose events go to the spec's log."""
+    log_path = spec.log.path
     return f"""
         from {KERNEL_SUPPORT} import kw, mark, start_session
         session = start_session(
@@ -140,12 +140,7 @@ def write_first_turn(
     go to the spec's log; cell 1: the user's ``question`` (``u1``, preloaded);
     cell 2: the ``reply`` (``a1``) rendered with its ad.
     """
-    session = session_cell(
-        ad_server_url=ad_server_url,
-        log_path=spec.log.path,
-        conversation_id=conversation_id,
-        codes=[code],
-    )
+    session = session_cell(spec, ad_server_url, conversation_id, [code])
     first_turn = [session, user_message_cell("u1", question), render_cell("a1", reply, code=code)]
     write_notebook(spec.path, [*first_turn, *more_cells])
 

@@ -314,11 +314,7 @@ def test_ad_shows_while_its_cell_is_still_running(
     write_notebook(
         notebook_spec.path,
         [
-            session_cell(
-                ad_server_url=ad_server.url,
-                log_path=notebook_spec.log.path,
-                conversation_id="conv-busy-cell",
-            ),
+            session_cell(notebook_spec, ad_server.url, "conv-busy-cell"),
             user_message_cell("u1", "Which boots for a rainy hike?"),
             _RENDER_AND_HOLD_CELL.format(flag=str(flag)),
         ],

@@ -78,11 +78,7 @@ def voila_page(
     write_notebook(
         spec.path,
         [
-            session_cell(
-                ad_server_url=local_ad_server.url,
-                log_path=spec.log.path,
-                conversation_id="conv-voila",
-            ),
+            session_cell(spec, local_ad_server.url, "conv-voila"),
             f"""
             from IPython.display import Markdown, display
 
