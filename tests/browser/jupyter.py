@@ -154,7 +154,10 @@ class JupyterServer:
         client = BlockingKernelClient()
         runtime = self.root_dir.parent / "runtime"
         client.load_connection_file(str(runtime / f"kernel-{kernel_id}.json"))
-        client.start_channels()
+        # No heartbeat channel: on a loaded machine a heartbeat answered later than
+        # its 1 s allowance makes wait_for_ready report "Kernel died" at once; the
+        # kernel_info reply within the timeout is the proof of life that counts.
+        client.start_channels(hb=False)
         deadline = time.monotonic() + NOTEBOOK_OPEN_TIMEOUT
         state = "unknown"
         try:
