@@ -39,7 +39,7 @@ def demo_command(*args: str) -> list[str]:
 
 
 def run_demo(
-    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+    *args: str, timeout: float = 180, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``kontext-widget demo *args`` run to its end (``--execute``), output captured."""
     return subprocess.run(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import httpx
@@ -17,10 +16,8 @@ from kontext_widget._notebook import demo as _demo
 
 
 def test_execute_runs_the_notebook_against_the_local_server(tmp_path: Path) -> None:
-    started = time.monotonic()
     result = run_demo("--execute", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - started < 30
     lines = result.stdout.splitlines()
     assert "preloads: 3, fills: 3" in lines
     events = [line.split()[0] for line in lines[lines.index("events:") + 1 :]]
