@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
+from .selector import new_loop
 from .warm import WarmBackend
 
 __all__ = [
@@ -51,15 +52,11 @@ THREAD_NAME = "kontext-widget-io"
 # sessions preloading at once took minutes). Requests wait for a slot first.
 MAX_CONNECTIONS = 64
 
-# epoll takes its timeout in whole milliseconds, rounded up, so an asyncio timer
-# fires up to this much late (0.5 ms on average on a 10 ms debounce).
-TIMER_GRANULARITY = 0.001
 
-
-def _run(ready: threading.Event, new_loop: asyncio.AbstractEventLoop) -> None:
-    asyncio.set_event_loop(new_loop)
-    new_loop.call_soon(ready.set)
-    new_loop.run_forever()
+def _run(ready: threading.Event, io_loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(io_loop)
+    io_loop.call_soon(ready.set)
+    io_loop.run_forever()
 
 
 def loop() -> asyncio.AbstractEventLoop:
@@ -70,10 +67,10 @@ def loop() -> asyncio.AbstractEventLoop:
         return current
     with _lock:
         if _loop is None or _owner_pid != os.getpid():
-            new_loop = asyncio.new_event_loop()
+            created = new_loop()
             ready = threading.Event()
             thread = threading.Thread(
-                target=_run, args=(ready, new_loop), name=THREAD_NAME, daemon=True
+                target=_run, args=(ready, created), name=THREAD_NAME, daemon=True
             )
             thread.start()
             ready.wait()
@@ -81,7 +78,7 @@ def loop() -> asyncio.AbstractEventLoop:
             _warm = None
             _slots = None
             _owner_pid = os.getpid()
-            _loop = new_loop
+            _loop = created
         return _loop
 
 
@@ -153,14 +150,9 @@ def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
 
 
 async def sleep_until(deadline: float) -> None:
-    """Wait until ``time.monotonic()`` reaches ``deadline``, not rounded to milliseconds.
+    """Wait until ``time.monotonic()`` (the loop's clock) reaches ``deadline``.
 
-    The loop's timer wakes up to ``TIMER_GRANULARITY`` early; the rest is spent
-    yielding to the loop (other tasks keep running), a fraction of a millisecond
-    of CPU per wait instead of up to a millisecond of lateness.
+    The loop's selector keeps timeouts to the microsecond (``selector.py``), so
+    this is one timer, with no rounding to milliseconds and no busy-waiting.
     """
-    remaining = deadline - time.monotonic()
-    if remaining > TIMER_GRANULARITY:
-        await asyncio.sleep(remaining - TIMER_GRANULARITY)
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0)
+    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
