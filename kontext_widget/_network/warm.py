@@ -219,9 +219,11 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
                 if not origin.standing or time.monotonic() - origin.opened_at < MIN_SPARE_LIFE:
                     return
         finally:
+            # A watcher cancelled by ``_take``/``_drop`` is no longer the origin's task:
+            # waiters then belong to its successor (or were woken already).
             if origin.task is asyncio.current_task():
                 origin.task = None
-            self._wake(origin)
+                self._wake(origin)
 
     async def _open(self, origin: _Origin) -> httpcore.AsyncNetworkStream | None:
         try:
@@ -249,9 +251,10 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
         origin.stream = None
         task, origin.task = origin.task, None
         if task is not None:
-            task.cancel()  # the watcher: its read waits for data that never comes
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # The watcher: its read waits for data that never comes. Cancelling it
+            # cancels that read's future at once, so the stream is free now; waiting
+            # for the task to finish would cost the request two loop iterations.
+            task.cancel()
         if origin.standing:
             self._ensure(origin)  # the next spare, in the background
         if stream.get_extra_info("is_readable"):
