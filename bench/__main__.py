@@ -9,6 +9,7 @@ as they were (the machine table says which sections are from this run).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from pathlib import Path
 from kontext_widget import LocalAdServer
 from kontext_widget._install_id import CONFIG_DIR_ENV
 
-from . import hostile, latency, plugin_startup, suite
+from . import baseline, hostile, latency, plugin_startup, suite
 from .machine import describe
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
@@ -37,52 +38,99 @@ def _with_server(
     return run
 
 
+def _and_baseline(
+    number: str, measure: Callable[[], list[suite.Figure]]
+) -> Callable[[], list[suite.Figure]]:
+    """``measure`` here, then the same section on the baseline package (bench/baseline.py)."""
+
+    def run() -> list[suite.Figure]:
+        return baseline.with_before(measure(), baseline.section(number))
+
+    return run
+
+
+def _front_end() -> list[suite.Figure]:
+    """Bundle sizes of the baseline's committed widget.js; browser timings from its RESULTS.md."""
+    import gzip
+    import subprocess
+
+    bundle = f"{baseline.BASELINE}:kontext_widget/static/widget.js"
+    old = subprocess.run(
+        ["git", "-C", str(baseline.ROOT), "show", bundle], capture_output=True, check=True
+    ).stdout
+    before = {
+        "widget.js as shipped (minified by esbuild)": f"{len(old) / 1024:.1f} KB",
+        "widget.js gzipped (level 9)": f"{len(gzip.compress(old, 9)) / 1024:.1f} KB",
+    }
+    recorded = baseline.recorded()
+    paired = ""
+    if suite.BROWSER_TIMINGS.exists():  # bench.browser's own side-by-side run, if it made one
+        paired = json.loads(suite.BROWSER_TIMINGS.read_text()).get("before", {}).get("label", "")
+    figures = []
+    for figure in suite.front_end():
+        value = before.get(figure.name) or recorded.get(figure.name)
+        if figure.before and paired:
+            value = f"{value}; side by side with {paired}: {figure.before}"
+        if figure.value.startswith("before: "):  # the layout figures carry their own
+            value = "in the Measured cell"
+        figures.append(
+            suite.Figure(
+                figure.name,
+                figure.value,
+                figure.target,
+                figure.passed,
+                before=value or f"not measured at {baseline.BASELINE}",
+            )
+        )
+    return figures
+
+
 SECTIONS: list[Section] = [
     (
         "1. add_message on the caller's thread",
         "Per-call cost, `time.perf_counter_ns` around each call.",
-        _with_server(suite.add_message_cost),
+        _and_baseline("1", _with_server(suite.add_message_cost)),
     ),
     (
         "2. Coalescing",
         "User messages closer than the 10 ms debounce share one `/preload`.",
-        _with_server(suite.coalescing),
+        _and_baseline("2", _with_server(suite.coalescing)),
     ),
     (
         "3. Preload overhead",
         "SDK path minus a raw sync httpx POST of the same body to the same server; this "
-        "tree and main's code (Before) alternate in one run (bench/latency.py).",
+        "tree and the baseline's code (Before) alternate in one run (bench/latency.py).",
         latency.preload_section,
     ),
     (
         "4. Scale",
         "1,000 sessions in one process, each sending a preload at once.",
-        _with_server(suite.scale),
+        _and_baseline("4", _with_server(suite.scale)),
     ),
     (
         "5. Long life",
         "One session fed 100,000 messages (30-message cap, 1,000-event history).",
-        suite.long_life,
+        _and_baseline("5", suite.long_life),
     ),
     (
         "6. Front end",
         "The shipped bundle, and the browser latencies of `python -m bench.browser` (see below).",
-        suite.front_end,
+        _front_end,
     ),
     (
         "7. LocalAdServer throughput",
         "httpx AsyncClient, keep-alive, loopback.",
-        suite.server_throughput,
+        _and_baseline("7", suite.server_throughput),
     ),
     (
         "8. Hostile server",
         "A real loopback server answers `/preload` with a decompression bomb.",
-        hostile.decompression_bomb,
+        _and_baseline("8", hostile.decompression_bomb),
     ),
     (
         "9. Production conditions",
         "A TLS LocalAdServer (throwaway `trustme` CA, trusted through `SSL_CERT_FILE`) behind "
-        "a proxy adding 20 ms each way; this tree and main's (Before) run at the same time "
+        "a proxy adding 20 ms each way; this tree and the baseline's (Before) run at the same time "
         "(bench/latency.py, bench/latency_proxy.py).",
         latency.tls_section,
     ),
@@ -90,6 +138,12 @@ SECTIONS: list[Section] = [
         "10. pytest plugin start-up",
         "`pytest --co` of a one-test project without a plugin, with an empty one, with ours.",
         plugin_startup.measure,
+    ),
+    (
+        "11. Import",
+        "`import kontext_widget` alone, timed inside fresh interpreters, this tree and the "
+        "baseline's alternating (bench/plugin_startup.py).",
+        plugin_startup.import_cost,
     ),
 ]
 
@@ -205,7 +259,7 @@ def _verdict(figure: suite.Figure) -> str:
 def _section(title: str, description: str, figures: list[suite.Figure], seconds: float) -> str:
     lines = [f"## {title}", "", f"{description} ({seconds:.1f} s)", ""]
     if any(f.before is not None for f in figures):
-        lines += ["| Figure | Before (main) | Measured | Target | Verdict |"]
+        lines += [f"| Figure | Before ({baseline.BASELINE}) | Measured | Target | Verdict |"]
         lines += ["| --- | --- | --- | --- | --- |"]
         lines += [
             f"| {f.name} | {f.before or ''} | {f.value} | {f.target} | {_verdict(f)} |"

@@ -20,24 +20,26 @@ from pathlib import Path
 from types import ModuleType
 
 from kontext_widget import AdError, AdEvent, Filled, Message, create_session
-from kontext_widget._network.client import MAX_RESPONSE_BYTES
 
+from .baseline import package_module
 from .machine import reset_peak_rss, rss_kb
 from .suite import Figure
 
 MIB = 1 << 20
+MAX_RESPONSE_BYTES: int = package_module("client").MAX_RESPONSE_BYTES
 TARGET = MAX_RESPONSE_BYTES + 2 * MIB  # "within a few MB of the 1 MiB cap"
 
 
 def _fault_servers() -> ModuleType:
-    tests = str(Path(__file__).parent.parent / "tests")
+    tests = str(Path(__file__).resolve().parent.parent / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)
     return importlib.import_module("fault_servers")
 
 
-def _bomb_turn(traced: bool) -> tuple[int, float, int, int]:
-    """(peak bytes above the start, seconds to ad.error, /preload requests, body bytes)."""
+def _bomb_turn(traced: bool) -> tuple[int, float, int, int, str]:
+    """(peak bytes above the start, seconds to the event, /preload requests, body bytes,
+    how it ended if not in ad.error)."""
     fault_servers = _fault_servers()
     body = fault_servers.bomb("gzip, gzip")
     events: list[AdEvent] = []
@@ -81,13 +83,14 @@ def _bomb_turn(traced: bool) -> tuple[int, float, int, int]:
             peak = rss_kb("VmHWM") * 1024 - base
         session.destroy()
         requests = len(server.requests("/preload")) - 1
-    assert isinstance(events[-1], AdError), events[-1]
-    return peak, seconds, requests, len(body)
+    # Not ad.error: the code at bench/baseline.py's commit retried the bomb, then filled.
+    ended = "" if isinstance(events[-1], AdError) else f" (ended in {type(events[-1]).__name__})"
+    return peak, seconds, requests, len(body), ended
 
 
 def decompression_bomb() -> list[Figure]:
-    traced_peak, seconds, requests, size = _bomb_turn(traced=True)
-    rss_peak, _, _, _ = _bomb_turn(traced=False)
+    traced_peak, seconds, requests, size, ended = _bomb_turn(traced=True)
+    rss_peak = _bomb_turn(traced=False)[0]
     return [
         Figure(
             f"`gzip, gzip` bomb ({size:,} B on the wire, 1 GiB decoded): peak traced heap",
@@ -101,7 +104,7 @@ def decompression_bomb() -> list[Figure]:
             f"< {TARGET / MIB:.0f} MiB",
             rss_peak < TARGET,
         ),
-        Figure("same bomb: user message -> ad.error", f"{seconds * 1000:.1f} ms"),
+        Figure("same bomb: user message -> ad.error", f"{seconds * 1000:.1f} ms{ended}"),
         Figure(
             "same bomb: /preload requests (an over-size answer is never retried)",
             str(requests),

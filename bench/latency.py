@@ -1,14 +1,16 @@
 """Preload latency: the SDK path against a raw sync POST, where each millisecond goes,
-and the same against main's code ("before"), side by side.
+and the same against the code at this issue's start ("before", ``baseline.BASELINE``),
+side by side.
 
 ``python -m bench.latency worker RUNS`` measures, in this interpreter and interleaved
 (one SDK preload, then one raw ``httpx.Client`` POST of the same body after the same
 10 ms idle, against each server in turn), against a ``LocalAdServer`` and a plain
 stdlib ``http.server`` (HTTP/1.0, one request per connection, one thread), and
 prints JSON samples. ``compare`` runs that worker alternately with this tree's
-``kontext_widget`` and with a snapshot of main's (``git archive``), a few rounds
+``kontext_widget`` and with the baseline's (``baseline.snapshot``), a few rounds
 each, so a loaded machine slows both alike. The breakdown patches timestamps
-into the path (bench only: the package carries no tracing code).
+into the path (bench only: the package carries no tracing code), in either
+package layout (``baseline.package_module``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import httpx
 
 from kontext_widget._constants import TIMING
 
+from . import baseline
 from .suite import Figure
 
 ROOT = Path(__file__).parent.parent
@@ -77,7 +80,7 @@ def stdlib_server(answer: bytes) -> Iterator[str]:
 
 def _preload_path() -> tuple[Any, Any]:
     """(the class whose ``_debounce`` starts a preload, the module whose ``classify_preload``
-    decodes it), in this tree's layout or in main's from before ``_session.py`` was split."""
+    decodes it), in this tree's layout or the baseline's from before ``_session.py`` was split."""
     try:
         from kontext_widget import _session_state
         from kontext_widget._network import preload
@@ -98,7 +101,7 @@ class _Tracer:
         self.marks.setdefault(name, time.perf_counter())
 
     def install(self) -> None:
-        from kontext_widget._network import client as _client
+        _client: Any = baseline.package_module("client")
 
         state_class, classify_module = _preload_path()
         tracer = self
@@ -135,7 +138,7 @@ class _Tracer:
             tracer.mark("decoded")
             return result
 
-        _client._attempt = traced_attempt  # type: ignore[assignment]
+        _client._attempt = traced_attempt
         state_class._debounce = traced_debounce
         classify_module.classify_preload = traced_classify
         del attempt
@@ -218,27 +221,6 @@ def worker(runs: int, trace: bool) -> dict[str, Any]:
     return out
 
 
-def main_snapshot() -> tuple[Path, str]:
-    """main's ``kontext_widget`` as it is now, extracted to a temporary directory."""
-    target = Path(tempfile.mkdtemp(prefix="kw-main-"))
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "main", "kontext_widget"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    # ``python -m`` puts the working directory first on sys.path: workers for main
-    # run from here, where only ``bench`` (this tree's) sits next to main's package.
-    (target / "bench").symlink_to(ROOT / "bench")
-    return target, commit
-
-
 def _run_worker(tree: Path, runs: int, trace: bool) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     args = [sys.executable, "-m", "bench.latency", "worker", str(runs)]
@@ -249,8 +231,8 @@ def _run_worker(tree: Path, runs: int, trace: bool) -> dict[str, Any]:
 
 
 def compare(rounds: int = 4, runs: int = 50) -> dict[str, dict[str, Any]]:
-    """Alternate this tree and main, ``rounds`` times ``runs`` preloads per server each."""
-    snapshot, commit = main_snapshot()
+    """Alternate this tree and the baseline, ``rounds`` times ``runs`` preloads per server each."""
+    snapshot = baseline.snapshot()
     merged: dict[str, dict[str, Any]] = {"after": {}, "before": {}}
     for _ in range(rounds):
         for label, tree in (("after", ROOT), ("before", snapshot)):
@@ -258,12 +240,11 @@ def compare(rounds: int = 4, runs: int = 50) -> dict[str, dict[str, Any]]:
                 entry = merged[label].setdefault(server, {"sdk": [], "raw": [], "stages": []})
                 for key in entry:
                     entry[key] += data[key]
-    merged["before"]["commit"] = commit  # type: ignore[assignment]
     return merged
 
 
 def preload_section() -> list[Figure]:
-    """Section 3: SDK path minus raw POST, before (main) and after, with the breakdown."""
+    """Section 3: SDK path minus raw POST, before (baseline) and after, with the breakdown."""
     result = compare()
     before, after = result["before"], result["after"]
     debounce_ms = TIMING.debounce * 1000
@@ -441,10 +422,10 @@ def _ready_request_time(port: int, ca_file: Path, runs: int = 12) -> list[float]
 
 
 def tls_compare(warm_runs: int = 20, idle_runs: int = 3, idle: float = 60.0) -> dict[str, Any]:
-    """This tree's client and main's, at the same time, against one TLS server and proxy.
+    """This tree's client and the baseline's, at the same time, against one TLS server and proxy.
 
-    The server and proxy run here (this tree's ``LocalAdServer``: main's has no TLS);
-    each worker runs only the SDK under test.
+    The server and proxy run here (this tree's ``LocalAdServer``: the baseline's has no
+    TLS); each worker runs only the SDK under test.
     """
     import trustme
 
@@ -452,7 +433,7 @@ def tls_compare(warm_runs: int = 20, idle_runs: int = 3, idle: float = 60.0) -> 
 
     from .latency_proxy import LatencyProxy
 
-    snapshot, _commit = main_snapshot()
+    snapshot = baseline.snapshot()
     directory = Path(tempfile.mkdtemp(prefix="kw-tls-"))
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
