@@ -24,9 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +32,7 @@ import httpx
 from kontext_widget._constants import TIMING
 
 from . import baseline
+from .plain_server import plain_server
 from .suite import Figure
 
 ROOT = Path(__file__).parent.parent
@@ -49,33 +47,6 @@ STAGES = [
     "decoded",
     "event delivered",
 ]
-
-
-@contextmanager
-def stdlib_server(answer: bytes) -> Iterator[str]:
-    """``http.server.HTTPServer`` (HTTP/1.0, one thread) answering every POST with ``answer``."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", "0")))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join()
-        httpd.server_close()
 
 
 def _preload_path() -> tuple[Any, Any]:
@@ -166,7 +137,7 @@ def worker(runs: int, trace: bool) -> dict[str, Any]:
             },
             headers={"Kontextso-Publisher-Token": TOKEN},
         ).content
-        with stdlib_server(answer) as plain:
+        with plain_server(answer) as plain:
             servers = {"LocalAdServer": local.url, "stdlib http.server": plain}
             filled = threading.Event()
 

@@ -13,13 +13,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 import trustme
 
+from bench.plain_server import plain_server
 from kontext_widget import Filled, LocalAdServer, Message, create_session
 
 ROOT = Path(__file__).parent.parent
@@ -27,6 +27,7 @@ ROOT = Path(__file__).parent.parent
 TLS_SCRIPT = """
 import json, os, ssl, threading, time
 from bench.latency_proxy import LatencyProxy
+from bench.plain_server import plain_server
 from kontext_widget import Filled, LocalAdServer, Message, create_session
 from kontext_widget._network import io_loop as _io_loop
 
@@ -115,29 +116,8 @@ def single_threaded_server(server: LocalAdServer) -> Iterator[str]:
         },
         headers={"Kontextso-Publisher-Token": "pub-test"},
     ).content
-
-    class Handler(BaseHTTPRequestHandler):
-        timeout = 5.0
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", "0")))
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join()
-        httpd.server_close()
+    with plain_server(answer) as url:
+        yield url
 
 
 def test_plain_http_keeps_no_standing_connection(single_threaded_server: str) -> None:

@@ -31,6 +31,8 @@ from httpcore._utils import is_socket_readable
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]
 
+_Options = typing.Iterable[httpcore.SOCKET_OPTION]
+
 # Above this many unread bytes the transport stops reading (back-pressure).
 _READ_HIGH_WATER = 1 << 16
 
@@ -201,7 +203,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """Opens ``AsyncioStream`` connections; only what httpcore's pool calls."""
+    """Opens ``AsyncioStream`` connections; only what httpcore's pool calls.
+
+    A subclass can hand over a connection opened ahead of the request
+    (``ready_connection``; ``warm.WarmBackend``) instead of a new one.
+    """
 
     async def connect_tcp(
         self,
@@ -211,14 +217,30 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        if local_address is None and not socket_options:
+            ready = await self.ready_connection(host, port, timeout)
+            if ready is not None:
+                return ready
+        return await self.open_tcp(host, port, timeout, local_address, socket_options or ())
+
+    async def ready_connection(
+        self, host: str, port: int, timeout: float | None
+    ) -> httpcore.AsyncNetworkStream | None:
+        """A connection to ``host:port`` opened ahead of this request, if any (none here)."""
+        return None
+
+    async def open_tcp(
+        self, host: str, port: int, timeout: float | None, local: str | None, options: _Options
+    ) -> httpcore.AsyncNetworkStream:
+        """A new connection, ``TCP_NODELAY`` set."""
         loop = asyncio.get_running_loop()
-        local = None if local_address is None else (local_address, 0)
+        address = None if local is None else (local, 0)
         with _mapped(httpcore.ConnectTimeout, httpcore.ConnectError):
             transport, protocol = await _within(
-                timeout, loop.create_connection(_Protocol, host, port, local_addr=local)
+                timeout, loop.create_connection(_Protocol, host, port, local_addr=address)
             )
         sock = transport.get_extra_info("socket")
-        for option in socket_options or ():
+        for option in options:
             sock.setsockopt(*option)
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -109,11 +109,10 @@ class _Prepared(httpcore.AsyncNetworkStream):
         return self._stream.get_extra_info(info)
 
 
-class WarmBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's default backend, plus one prepared connection per held origin."""
+class WarmBackend(AsyncioBackend):
+    """The asyncio backend, plus one prepared connection per held origin."""
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
-        self._inner = AsyncioBackend()
         self._ssl_context = ssl_context
         self._origins: dict[_Key, _Origin] = {}
 
@@ -147,37 +146,20 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
         return sum(1 for o in self._origins.values() if o.stream is not None or o.task is not None)
 
     # -- httpcore's side ---------------------------------------------------------------
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    async def ready_connection(
+        self, host: str, port: int, timeout: float | None
+    ) -> httpcore.AsyncNetworkStream | None:
+        """The origin's spare, if it has one (waiting for one being opened right now)."""
         origin = self._origins.get((host, port))
-        if origin is not None and local_address is None and not socket_options:
-            if origin.stream is None and origin.task is not None:
-                # A spare is being opened right now: it is further along than a new one.
-                waiter = asyncio.get_running_loop().create_future()
-                origin.waiters.append(waiter)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(waiter), timeout)
-            stream = await self._take(origin)
-            if stream is not None:
-                return stream
-        return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:  # pragma: no cover - never used: no uds transport
-        return await self._inner.connect_unix_socket(path, timeout, socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        if origin is None:
+            return None
+        if origin.stream is None and origin.task is not None:
+            # A spare is being opened right now: it is further along than a new one.
+            waiter = asyncio.get_running_loop().create_future()
+            origin.waiters.append(waiter)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        return await self._take(origin)
 
     # -- internals -------------------------------------------------------------------
     def _origin(self, url: str, *, create: bool) -> _Origin | None:
@@ -227,9 +209,7 @@ class WarmBackend(httpcore.AsyncNetworkBackend):
 
     async def _open(self, origin: _Origin) -> httpcore.AsyncNetworkStream | None:
         try:
-            stream = await self._inner.connect_tcp(
-                origin.host, origin.port, timeout=SPARE_CONNECT_TIMEOUT
-            )
+            stream = await self.open_tcp(origin.host, origin.port, SPARE_CONNECT_TIMEOUT, None, ())
             if origin.scheme == "https":
                 try:
                     stream = await stream.start_tls(
