@@ -8,6 +8,7 @@ that module for the threading model.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -186,10 +187,11 @@ class Session:
         ``/preload`` and aborts a preload still in flight; an assistant message
         lets a pending bid attach to it.
         """
+        added = time.monotonic()  # the debounce counts from the call, not from its end
         msg = Message.coerce(message)
         if not isinstance(track_only, bool):
             raise TypeError(f"track_only must be a bool, got {type(track_only).__name__}")
-        self._state.add_message(msg, track_only)
+        self._state.add_message(msg, track_only, added)
 
     # -- ads ----------------------------------------------------------------------
     def create_ad(

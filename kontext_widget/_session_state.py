@@ -144,8 +144,12 @@ class SessionState:
             return self.assignments.ads_of_code(code)
 
     # -- what the Session changes ----------------------------------------------------
-    def add_message(self, msg: Message, track_only: bool) -> None:
-        """Section 3.1: record ``msg``; a user message (re)starts the debounce."""
+    def add_message(self, msg: Message, track_only: bool, added: float) -> None:
+        """Section 3.1: record ``msg``; a user message (re)starts the debounce.
+
+        ``added`` is ``time.monotonic()`` when the caller handed the message over:
+        the debounce counts from then, not from after this bookkeeping.
+        """
         start_task = False
         with self._lock:
             self._check_alive("add_message")
@@ -156,7 +160,7 @@ class SessionState:
                 self._active = None  # stale-result guard: an older preload's answer is dropped
                 self._pending_track_only = track_only
                 if not self._disabled:
-                    self._debounce_deadline = time.monotonic() + TIMING.debounce
+                    self._debounce_deadline = added + TIMING.debounce
                     if not self._debounce_pending:
                         self._debounce_pending = True
                         start_task = True
