@@ -15,6 +15,7 @@ package layout (``baseline.package_module``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import ssl
@@ -293,12 +294,15 @@ ONE_WAY = 0.020  # seconds each way through the proxy: a 40 ms round trip
 
 
 def tls_worker(
-    url: str, warm_runs: int, idle_runs: int, idle: float, offset: float
+    url: str, warm_per_idle: int, idle_runs: int, idle: float, offset: float
 ) -> dict[str, Any]:
-    """add_message -> ad.filled against ``url`` (the proxy), warm and after ``idle`` seconds.
+    """add_message -> ad.filled against ``url`` (the proxy), after ``idle`` seconds and warm.
 
-    The client trusts the CA through ``SSL_CERT_FILE``, set by ``tls_compare`` before
-    this interpreter started (the SDK's TLS context honours it, like httpx's own).
+    Each message after a pause is followed by ``warm_per_idle`` messages 0.2 s
+    apart, so warm and after-idle samples are taken at the same time (the same
+    machine load), not minutes apart. The client trusts the CA through
+    ``SSL_CERT_FILE``, set by ``tls_compare`` before this interpreter started
+    (the SDK's TLS context honours it, like httpx's own).
     """
     from kontext_widget import AdEvent, Filled, Message, create_session
 
@@ -316,21 +320,26 @@ def tls_worker(
         ad_server_url=url,
         on_event=on_event,
     )
-    session.wait_idle(10)
-    time.sleep(offset)  # the other worker's requests do not coincide with these
-    for i in range(warm_runs + idle_runs + 2):
-        time.sleep(idle if i >= warm_runs + 2 else 0.2)
+
+    def turn(index: int, pause: float) -> float:
+        time.sleep(pause)
         filled.clear()
         start = time.perf_counter()
-        session.add_message(Message(id=f"t{i}", role="user", content="hiking?"))
+        session.add_message(Message(id=f"t{index}", role="user", content="hiking?"))
         if not filled.wait(30):
             raise RuntimeError("no ad.filled within 30 s")
         elapsed = (time.perf_counter() - start) * 1000
         session.wait_idle(10)
-        if 2 <= i < warm_runs + 2:
-            out["warm"].append(elapsed)
-        elif i >= warm_runs + 2:
-            out["idle"].append(elapsed)
+        return elapsed
+
+    session.wait_idle(10)
+    time.sleep(offset)  # the other worker's requests do not coincide with these
+    turns = itertools.count()
+    for _ in range(2):  # warm-up: the pool, the TLS context, the code paths
+        turn(next(turns), 0.2)
+    for _ in range(idle_runs):
+        out["idle"].append(turn(next(turns), idle))
+        out["warm"] += [turn(next(turns), 0.2) for _ in range(warm_per_idle)]
     session.destroy()
     return out
 
@@ -392,7 +401,7 @@ def _ready_request_time(port: int, ca_file: Path, runs: int = 12) -> list[float]
     return timings[2:]
 
 
-def tls_compare(warm_runs: int = 20, idle_runs: int = 3, idle: float = 60.0) -> dict[str, Any]:
+def tls_compare(warm_per_idle: int = 7, idle_runs: int = 3, idle: float = 60.0) -> dict[str, Any]:
     """This tree's client and the baseline's, at the same time, against one TLS server and proxy.
 
     The server and proxy run here (this tree's ``LocalAdServer``: the baseline's has no
@@ -420,7 +429,7 @@ def tls_compare(warm_runs: int = 20, idle_runs: int = 3, idle: float = 60.0) -> 
         url = f"https://127.0.0.1:{proxy.port}"
         result["ready"] = _ready_request_time(proxy.port, ca_file)
         args = [sys.executable, "-m", "bench.latency", "tls", url]
-        args += [str(warm_runs), str(idle_runs), str(idle)]
+        args += [str(warm_per_idle), str(idle_runs), str(idle)]
         running = {
             label: subprocess.Popen(
                 [*args, str(0.0 if label == "after" else idle / 2)],
