@@ -211,33 +211,54 @@ most once after it takes space, and no output area ever gets shorter.
 
 
 OVERHEAD_NOTE = """\
-Measured on a loaded machine (other test runs, load average around 10 on 2 cores): absolute
-times are noisy, so Before (main's code) and Measured (this tree) alternate in one run, 4 rounds
-of 50 preloads per server each, and medians are compared. Breakdown rows: median time from the
+Before is the code at the issue's start (bench/baseline.py); it and this tree alternate in one
+run, 4 rounds of 50 preloads per server each, and medians are compared (absolute times on this
+shared machine follow its load, given above the table). Breakdown rows: median time from the
 previous stage (the first from add_message); medians of stages do not add up to the total.
-Findings (bench/latency.py, timestamps patched into the path): TCP_NODELAY is not the cause
-(asyncio sets it on every TCP transport; adding it as a socket option changed nothing); httpcore
-on anyio yields a loop iteration per send and receive and connects through a task group, which
-made "request sent" several times slower than the sync client: httpcore now runs on asyncio
-transports directly, with the request head and body sent in one write
-(kontext_widget/_network/asyncio_stream.py). Both servers answer HTTP/1.0, so every preload
-connects: the connection is now opened while the debounce runs
-(kontext_widget/_network/warm.py). The debounce
-waits to the exact deadline instead of epoll's whole milliseconds; on this machine the lateness
-that remains is the I/O thread's wake-up (scheduler and GIL, the in-process server's threads
-included), not the rounding.
+Findings (timestamps patched into the path, bench/latency.py; loop iterations and epoll
+timeouts counted in throwaway probes):
+- The debounce fired ~1.1 ms late even on an idle machine, from a double rounding in the
+  stdlib: `selectors.EpollSelector` rounds a timeout up to whole milliseconds as
+  `math.ceil(t * 1e3) * 1e-3`, and `epoll.poll` rounds that float up to milliseconds again;
+  `9 * 1e-3` is `0.009000000000000001`, so 9 ms is waited as 10 ms (also 13, 18, 26, 36 ms).
+  The debounce timer reaches `select` with 8-9 ms to go: epoll returned 1.11 ms after the
+  timeout at the median (0.14 ms in a bare loop asked for exactly 8 ms). The I/O loop now
+  waits in `select.select` on the epoll descriptor, whose timeout has microsecond resolution,
+  then collects events with a zero timeout (kontext_widget/_network/selector.py): epoll
+  returns 0.16 ms after the timeout at the median, the debounce is one timer with no
+  busy-waiting (the old 1 ms `sleep(0)` spin is gone), and it counts from the start of
+  `add_message` (~0.08 ms earlier). What is left of "debounce fired" beyond 10 ms is the
+  thread wake-up and building the /preload body (~0.2 ms for 30 messages).
+- "Connection acquired" on a connection opened during the debounce: httpx builds the request
+  (URL parsing, header merging, JSON: ~0.12 ms idle, 0.37 ms loaded), httpcore's pool, and
+  two loop iterations (anyio lock and event checkpoints inside httpcore). Handing over the
+  spare used to await its cancelled watcher task: two more loop iterations, now gone.
+- TCP_NODELAY is not a cause (asyncio sets it on every TCP transport). httpcore on anyio
+  yielded a loop iteration per send and receive: it runs on asyncio transports directly, with
+  the request head and body sent in one write (kontext_widget/_network/asyncio_stream.py).
+  Since the write now happens at the first read, "request sent" is shorter and "response
+  headers" longer than before by the same amount.
+- Under load every thread hand-off of the async path (caller -> I/O thread -> server ->
+  I/O thread -> callbacks thread -> caller) waits for a CPU; the sync baseline has two. At a
+  load average of 10-12 on 2 cores the SDK median rises 2-3 ms above the sum of its stages
+  while the raw POST barely moves: the target is for an idle machine.
 """
 
 
 TLS_NOTE = """\
-Measured on a loaded machine. Before: every /preload to an HTTP/1.0 server over TLS opens a
-connection (the proxy's connect, the TLS handshake) before its one useful round trip. Now one
-spare connection per https server, TLS done, is kept while a session of that server lives and
-re-opened in the background when the server drops it (LocalAdServer drops a connection that
-sends nothing within 5 s, so during the 60 s pause it was re-opened about 12 times); the
-/preload after the pause pays the debounce and one round trip. The two clients run in separate
-interpreters against the same server and proxy, the Before one shifted by half the idle time so
-their requests do not coincide.
+Before: every /preload to an HTTP/1.0 server over TLS opens a connection (the proxy's connect,
+the TLS handshake) before its one useful round trip. Now one spare connection per https
+server, TLS done, is kept while a session of that server lives and re-opened in the background
+when the server drops it (LocalAdServer drops a connection that sends nothing within 5 s, so
+during a 60 s pause it is re-opened about 12 times); the /preload after the pause pays the
+debounce and one round trip. The two clients run in separate interpreters against the same
+server and proxy, the Before one shifted by half the idle time so their requests do not
+coincide. Warm was slower than after-idle in an earlier run (63.1 vs 57.5 ms): its 20 samples
+came before the three pauses and its after-idle median was of 3, minutes and a changing load
+apart. In one session alternating 0.25 s and 2 s pauses (43 samples each, load average 11) the
+warm median was not higher (62.8 vs 65.7 ms), and re-opening the taken spare 150 ms later, so
+that its handshake does not overlap the request, changed nothing measurable (65.6 vs 68.4 ms).
+The section now takes 7 warm samples right after each after-idle one.
 """
 
 
@@ -339,9 +360,13 @@ def main() -> int:
         start = time.perf_counter()
         figures = measure()
         seconds = time.perf_counter() - start
+        # On this shared machine the figures follow the load: each section says what it was.
+        load = (
+            f" Load average (1 min) at its end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores."
+        )
         for figure in figures:
             print(f"    {figure.name}: {figure.value} {_verdict(figure)}", flush=True)
-        results.append((title, description, figures, seconds))
+        results.append((title, description + load, figures, seconds))
     # Running some sections only updates those in place; the rest stay as measured before.
     previous = None
     if only and RESULTS.exists():
