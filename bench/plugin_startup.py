@@ -104,6 +104,7 @@ def measure(runs: int = 31) -> list[Figure]:
             subprocess.run(
                 [sys.executable, "-c", _IMPORT_PROBE],
                 env=_env(tree),
+                cwd=project,  # not this checkout: `python -c` puts the cwd first on sys.path
                 check=True,
                 capture_output=True,
                 text=True,
