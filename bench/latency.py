@@ -461,10 +461,12 @@ def tls_section() -> list[Figure]:
         Figure(
             "server time (POST to a plain loopback LocalAdServer, connect included)",
             f"{server_ms:.2f} ms",
+            before="(the same: a reference, no client code)",
         ),
         Figure(
             "one round trip + server time: raw /preload on a TLS connection opened beforehand",
             f"{ready_ms:.1f} ms (proxy: {rtt:.0f} ms round trip)",
+            before="(the same: a reference, no client code)",
         ),
         Figure(
             f"warm: add_message -> ad.filled, median of {len(after['warm'])}",
