@@ -70,7 +70,8 @@ def _front_end() -> list[suite.Figure]:
     for figure in suite.front_end():
         value = before.get(figure.name) or recorded.get(figure.name)
         if figure.before and paired:
-            value = f"{value}; side by side with {paired}: {figure.before}"
+            at_start = value or f"not measured at {baseline.BASELINE}"
+            value = f"{at_start}; side by side with {paired}: {figure.before}"
         if figure.value.startswith("before: "):  # the layout figures carry their own
             value = "in the Measured cell"
         figures.append(
