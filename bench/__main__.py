@@ -159,8 +159,9 @@ WebSocket), the page and every ad frame by a Playwright init script (the kernel 
 iframe's insertion, frame messages as the page receives them, the frame's navigation and
 resource timings, the first animation frame showing the ad at a real height) and by the
 widget's own User Timing marks (js/widget.ts). Kernel and browser read one machine clock.
-Medians of stages need not add up. The machine was loaded by other work throughout (load
-averages given with each table), which stretches every stage that needs a CPU.
+Medians of stages need not add up. The figures above are from a quiet machine (load average
+1-2, both runs back to back); the findings below were made under load 5-14, which stretches
+every stage that needs a CPU.
 
 What the breakdown showed and what changed:
 - Click: the page received `click-iframe`, opened the landing tab at once (the browser creates
@@ -192,6 +193,14 @@ page script without any comm needs 50-60 ms to be visible (document request, cac
 script start, init/update round trip). Kernel (5 ms) + jupyter_server (3-10 ms) + the comm leg
 (45-50 ms) + a bare frame (50-60 ms) is already about the 120 ms target on this loaded machine:
 the target is missed by these floors plus JupyterLab's model creation, not by a wait of ours.
+On the quiet machine (tables above): the sync leaves jupyter_server 7 ms after `add_message`
+and reaches the page at 57 ms (the 46-50 ms comm leg), the iframe is inserted at 84 ms (module
+evaluation, view render) and the ad is visible at 171 ms; the bare frame floor is 42 ms, the
+same frame inside the notebook takes 87 ms from insertion (creative.js, though from the cache,
+arrives 20 ms after the document and starts running 18 ms later). The floors add up to about
+100 ms; the remaining ~70 ms is JupyterLab's side (model/view creation, and the ad frame
+sharing the page's renderer: LocalAdServer on 127.0.0.1 is the same site as a JupyterLab on
+127.0.0.1, where a production ad server is cross-site and gets its own process; not measured).
 The click target is met: what remains is the creative's click handler and postMessage (7-9
 ms), the page -> kernel comm leg (5 ms; floor 3-6 ms) and the delivery of `on_event` on the kernel
 loop (under 1 ms).

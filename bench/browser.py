@@ -71,6 +71,7 @@ from tests.browser.ad_checks import (  # noqa: E402
 from tests.browser.jupyter import JupyterServer, NotebookPage  # noqa: E402
 from tests.browser.notebooks import (  # noqa: E402
     KernelLog,
+    NotebookSpec,
     session_cell,
     write_kernel_support,
     write_notebook,
@@ -397,17 +398,14 @@ def measure(base: Path, runs: int) -> dict[str, Any]:
     server = JupyterServer.start(base / "jupyter")
     try:
         write_kernel_support(server.root_dir)
-        log = KernelLog(base / "kernel.jsonl")
         name = "bench-browser.ipynb"
+        spec = NotebookSpec(name, server.root_dir / name, KernelLog(base / "kernel.jsonl"))
+        log = spec.log
         with LocalAdServer() as ad_server, sync_playwright() as playwright:
             write_notebook(
                 server.root_dir / name,
                 [
-                    session_cell(
-                        ad_server_url=ad_server.url,
-                        log_path=log.path,
-                        conversation_id="conv-bench-browser",
-                    ),
+                    session_cell(spec, ad_server.url, "conv-bench-browser"),
                     KERNEL_TRACE_CELL,
                     _USER_CELL,
                     _RENDER_CELL,
