@@ -17,10 +17,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const check = process.argv.includes("--check");
 
 /**
- * Every shipped bundle. The anywidget front ends are ES modules (anywidget imports
- * them), minified; the creative is a classic `<script defer>` of the ad page, kept
- * readable (an IIFE, not minified) since it is the example creative people open
- * in their browser's developer tools.
+ * Every shipped bundle, minified. The anywidget front ends are ES modules (anywidget
+ * imports them); the creative is a classic `<script defer>` of the ad page (an IIFE).
+ * The creative to read is its source, js/creative/ (in the repository and the sdist):
+ * a readable copy of it in the package would be a second text of the same code.
  */
 const BUNDLES = [
   {
@@ -41,7 +41,7 @@ const BUNDLES = [
     entry: "js/creative/main.ts",
     outfile: "kontext_widget/_local_server/creative/creative.js",
     format: "iife",
-    minify: false,
+    minify: true,
     banner: "// Kontext local creative. Generated from js/creative/ by `npm run build`; do not edit.",
   },
 ];
