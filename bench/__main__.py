@@ -193,14 +193,17 @@ page script without any comm needs 50-60 ms to be visible (document request, cac
 script start, init/update round trip). Kernel (5 ms) + jupyter_server (3-10 ms) + the comm leg
 (45-50 ms) + a bare frame (50-60 ms) is already about the 120 ms target on this loaded machine:
 the target is missed by these floors plus JupyterLab's model creation, not by a wait of ours.
-On the quiet machine (tables above): the sync leaves jupyter_server 7 ms after `add_message`
-and reaches the page at 57 ms (the 46-50 ms comm leg), the iframe is inserted at 84 ms (module
-evaluation, view render) and the ad is visible at 171 ms; the bare frame floor is 42 ms, the
-same frame inside the notebook takes 87 ms from insertion (creative.js, though from the cache,
-arrives 20 ms after the document and starts running 18 ms later). The floors add up to about
-100 ms; the remaining ~70 ms is JupyterLab's side (model/view creation, and the ad frame
-sharing the page's renderer: LocalAdServer on 127.0.0.1 is the same site as a JupyterLab on
-127.0.0.1, where a production ad server is cross-site and gets its own process; not measured).
+On the quiet machine (tables above; two runs gave 171 and 184 ms): the sync leaves
+jupyter_server 7-9 ms after `add_message` and reaches the page at 55-57 ms (the 46-50 ms comm
+leg), the iframe is inserted at 83 ms (module evaluation, view render) and the ad is visible
+at 171-184 ms; the bare frame floor is 42 ms, the same frame inside the notebook takes 90-100
+ms from insertion (creative.js, though from the cache, arrives 20-28 ms after the document and
+starts running 18-20 ms later, while JupyterLab handles the cell's other messages in short
+tasks: none over 50 ms). The floors add up to about 100 ms; the remaining 70-85 ms is
+JupyterLab's side. Not the ad frame sharing JupyterLab's renderer (both on 127.0.0.1, one
+site): with the ad server as `localhost` (`KW_BENCH_AD_HOST=localhost`, another site, the
+frame in its own process as with a production ad server) the ad is slower, 223 ms, the frame's
+process starting on the same 2 cores (the "ad server as localhost" rows).
 The click target is met: what remains is the creative's click handler and postMessage (7-9
 ms), the page -> kernel comm leg (5 ms; floor 3-6 ms) and the delivery of `on_event` on the kernel
 loop (under 1 ms).

@@ -29,7 +29,8 @@ printed and written to ``bench/browser_timings.json``, which section 6 of
 ``python -m bench`` lists. ``--before FILE`` adds a run of other code (main's,
 run from an export of it with these two bench files copied in) as the Before
 column; ``--also FILE`` lists another run of this tree (e.g. one with
-``KW_BENCH_NODELAY=1``: jupyter_server sets TCP_NODELAY on its WebSockets).
+``KW_BENCH_NODELAY=1``: jupyter_server sets TCP_NODELAY on its WebSockets;
+``KW_BENCH_AD_HOST=localhost``: the ad server is reached as another site).
 ``KW_BENCH_RUNS`` changes the number of counted turns (default 30). Needs
 ``/usr/bin/chromium`` and a built ``kontext_widget/static/widget.js``; about
 70 s on 2 cores under load (30 counted turns after 2 warm-up turns).
@@ -82,6 +83,23 @@ CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).parent / "browser_timings.json"
 RUNS = int(os.environ.get("KW_BENCH_RUNS", "30"))
 WARMUP = 2  # first turns pay for loading the creative's assets and JIT: not counted
+# KW_BENCH_AD_HOST=localhost: the session and the page reach the ad server as
+# http://localhost:PORT while JupyterLab stays on 127.0.0.1 -- another site, so Chromium
+# gives the ad frame its own renderer process, as it does for a production ad server.
+AD_HOST = os.environ.get("KW_BENCH_AD_HOST", "127.0.0.1")
+
+
+class AdServerAt:
+    """The ``LocalAdServer`` as the session and the page see it: ``url`` on ``AD_HOST``."""
+
+    def __init__(self, server: LocalAdServer, host: str) -> None:
+        self._server = server
+        self.url = server.url.replace("127.0.0.1", host, 1)
+
+    @property
+    def bids(self) -> Any:
+        return self._server.bids
+
 
 VISIBLE = "assistant message added -> ad visible (JupyterLab)"
 CLICK = "iframe click -> Python on_event (JupyterLab)"
@@ -237,7 +255,7 @@ def _stages(pairs: list[tuple[str, float | None]]) -> dict[str, float]:
 
 
 def one_turn(
-    notebook: NotebookPage, log: KernelLog, ad_server: LocalAdServer, turn: int
+    notebook: NotebookPage, log: KernelLog, ad_server: AdServerAt, turn: int
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Run turn ``turn``; the stage times (wall-clock ms) of its two latencies."""
     page = notebook.page
@@ -354,7 +372,7 @@ def one_turn(
     return visible, click
 
 
-def floors(notebook: NotebookPage, ad_server: LocalAdServer, runs: int) -> dict[str, str]:
+def floors(notebook: NotebookPage, ad_server: AdServerAt, runs: int) -> dict[str, str]:
     """The bare comm (JS -> Python -> JS) and a bare creative frame load, ``runs`` each."""
     page = notebook.page
     notebook.run_cell(FLOORS)
@@ -401,7 +419,8 @@ def measure(base: Path, runs: int) -> dict[str, Any]:
         name = "bench-browser.ipynb"
         spec = NotebookSpec(name, server.root_dir / name, KernelLog(base / "kernel.jsonl"))
         log = spec.log
-        with LocalAdServer() as ad_server, sync_playwright() as playwright:
+        with LocalAdServer() as local_server, sync_playwright() as playwright:
+            ad_server = AdServerAt(local_server, AD_HOST)
             write_notebook(
                 server.root_dir / name,
                 [
@@ -500,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         "label": args.label,
         "load": _load_average(),
         "nodelay": os.environ.get("KW_BENCH_NODELAY") == "1",
+        "ad_host": AD_HOST,
         "figures": figures,
         "targets": {name: target for name, (target, _) in TARGETS.items()},
         "passed": passed,

@@ -199,7 +199,8 @@ def _run_worker(tree: Path, runs: int, trace: bool) -> dict[str, Any]:
     if trace:
         args.append("trace")
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=True, cwd=tree)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    samples: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return samples
 
 
 def compare(rounds: int = 4, runs: int = 50) -> dict[str, dict[str, Any]]:

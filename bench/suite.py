@@ -18,9 +18,10 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -49,7 +50,7 @@ class Figure:
     before: str | None = None  # main's code, measured in the same run (bench/latency.py)
 
 
-def percentile(values: list[float], fraction: float) -> float:
+def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
@@ -263,7 +264,7 @@ def long_life(total: int = 100_000) -> list[Figure]:
     marks: dict[int, int] = {}
     try:
         for i in range(total):
-            role = "user" if i % 2 == 0 else "assistant"
+            role: Literal["user", "assistant"] = "user" if i % 2 == 0 else "assistant"
             session.add_message(Message(id=f"l{i}", role=role, content=f"long life {i}"))
             if (i + 1) % (10 if i < 10_000 else 50) == 0:
                 session.wait_idle(10)
