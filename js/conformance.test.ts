@@ -203,6 +203,9 @@ class Harness {
    * messages (styles are reset directly: no message can unset them).
    */
   baseline(): void {
+    // The host relays at most a burst of messages at once to Python (relay.ts); one
+    // view serves every case here, so each case starts a minute after the last.
+    vi.spyOn(performance, "now").mockReturnValue((relayClock += 60_000));
     this.spy();
     (this.frame.parentElement as HTMLElement).style.removeProperty("padding");
     this.frame.style.removeProperty("border-radius");
@@ -263,6 +266,8 @@ function harness(): Harness {
   created.baseline();
   return created;
 }
+
+let relayClock = performance.now();
 
 /** The host of the previous test if there is one: creating iframes is what costs in jsdom. */
 function reusedHarness(): Harness {

@@ -4,7 +4,6 @@ import {
   frameHeight,
   MAX_FRAME_HEIGHT,
   parseEnvelope,
-  toJsonSafe,
   type AcceptanceContext,
 } from "./protocol";
 
@@ -75,15 +74,6 @@ describe("acceptMessage (docs/protocol.md §6.1)", () => {
   });
 });
 
-describe("toJsonSafe", () => {
-  it("drops what JSON cannot carry", () => {
-    expect(toJsonSafe({ a: 1, f: undefined })).toEqual({ a: 1 });
-    const cyclic: Record<string, unknown> = {};
-    cyclic.self = cyclic;
-    expect(toJsonSafe(cyclic)).toBeNull();
-    expect(toJsonSafe({ big: 1n } as Record<string, unknown>)).toBeNull();
-  });
-});
 
 describe("frameHeight (docs/protocol.md §13: heights clamped)", () => {
   it("keeps finite heights >= 0, clamps the huge ones, drops the rest", () => {

@@ -172,19 +172,6 @@ function frameSourceOf(
   return null;
 }
 
-/**
- * A JSON-safe copy of `value` for the comm, or null if it has none. postMessage
- * carries structured clones (cycles, Maps, Blobs) that the kernel's JSON channel
- * would reject or mangle; Python re-validates the fields it uses.
- */
-export function toJsonSafe(value: JsonObject): JsonObject | null {
-  try {
-    const copy: unknown = JSON.parse(JSON.stringify(value));
-    return isJsonObject(copy) ? copy : null;
-  } catch {
-    return null;
-  }
-}
 
 /** Tallest inline frame in CSS px (docs/protocol.md §13): no creative pushes the notebook away. */
 export const MAX_FRAME_HEIGHT = 10_000;

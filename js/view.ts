@@ -15,13 +15,13 @@ import {
   acceptMessage,
   frameHeight,
   isJsonObject,
-  toJsonSafe,
   type AcceptedMessage,
   type AdTraits,
   type DimensionsData,
   type JsonObject,
   type UserEventData,
 } from "./protocol";
+import { type DropReason, RelayBudget, relayable } from "./relay";
 import { rememberHeight, reservedHeight, SlotReservation } from "./slot";
 import { type HostToFrameType, isFrameToHostType } from "./vocabulary";
 import {
@@ -77,6 +77,8 @@ export class AdView implements Claimant {
   private readonly reopenGate = new ReopenGate();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private iframeStyles: StyleDeclaration[] = [];
+  private readonly relayBudget = new RelayBudget();
+  private readonly dropsReported = new Set<DropReason>();
   private joinedKey = "";
   private readonly lifetime = new AbortController();
   private readonly reservation: SlotReservation;
@@ -261,9 +263,16 @@ export class AdView implements Claimant {
     this.act(accepted);
   };
 
+  /** The copy for Python, bounded in rate and size (relay.ts, docs/protocol.md §13.2). */
   private relay({ source, message }: AcceptedMessage): void {
-    const data = toJsonSafe(message.data);
+    const data = this.relayBudget.take() ? relayable(message.data) : "rate";
     if (data === null) return;
+    if (data === "rate" || data === "size") {
+      if (this.dropsReported.has(data)) return;
+      this.dropsReported.add(data);
+      this.model.send({ kind: "frame-message-dropped", reason: data, type: message.type });
+      return;
+    }
     this.model.send({ kind: "frame-message", source, message: { type: message.type, data } });
   }
 

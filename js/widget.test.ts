@@ -11,6 +11,7 @@ import {
   MODAL_URL,
   SERVER_ORIGIN,
 } from "./test-support";
+import { MAX_RELAYED_CHARS, RELAY_BURST } from "./relay";
 import { CLICK_OPEN_DELAY_MS, DIMENSIONS_INTERVAL_MS } from "./view";
 import type widgetModule from "./widget";
 
@@ -321,6 +322,35 @@ describe("acceptance checks", () => {
   function relayed(model: FakeModel) {
     return model.sentOfKind("frame-message");
   }
+
+  it("relays a flooding creative's messages up to the budget, and says so once", () => {
+    vi.spyOn(performance, "now").mockReturnValue(1_000); // the flood takes no time
+    const model = new FakeModel();
+    const view = renderView(model);
+    const frame = frameOf(view);
+    for (let i = 1; i <= 10_000; i++) fromInline(view, "resize-iframe", { height: i % 500 });
+    // The page still acts on every message; Python gets the burst and one notice.
+    expect(frame.style.height).toBe(`${10_000 % 500}px`);
+    expect(relayed(model)).toHaveLength(RELAY_BURST);
+    expect(model.sentOfKind("frame-message-dropped")).toEqual([
+      { kind: "frame-message-dropped", reason: "rate", type: "resize-iframe" },
+    ]);
+  });
+
+  it("does not relay a message whose data is longer than the bound", () => {
+    const model = new FakeModel();
+    const view = renderView(model);
+    const padding = "x".repeat(MAX_RELAYED_CHARS);
+    for (let i = 0; i < 3; i++) fromInline(view, "error-iframe", { message: padding });
+    fromInline(view, "resize-iframe", { height: 50, junk: padding });
+    expect(relayed(model)).toEqual([]);
+    expect(model.sentOfKind("frame-message-dropped")).toEqual([
+      { kind: "frame-message-dropped", reason: "size", type: "error-iframe" },
+    ]);
+    expect(frameOf(view).style.height).toBe("50px"); // acted on all the same
+    fromInline(view, "show-iframe");
+    expect(relayed(model)).toHaveLength(1);
+  });
 
   it("relays an accepted message with its source", () => {
     const model = new FakeModel();

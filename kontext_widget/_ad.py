@@ -34,6 +34,7 @@ __all__ = ["Ad", "assign", "relay_front_end_message", "send_user_event", "when_f
 # it is alive, over its own comm. Custom messages are never saved with widget
 # state, so a published notebook or one reopened without its kernel never hears it.
 _LIVE = {"kind": "live"}
+_DROP_REASONS = frozenset({"rate", "size"})  # js/relay.ts
 
 logger = logging.getLogger("kontext_widget")
 
@@ -98,6 +99,7 @@ class Ad(anywidget.AnyWidget):
         self._host = host  # the session's side of the boundary (see _interfaces)
         self._protocol = FrameProtocol(code, message_id)
         self._mounted = False
+        self._drops_reported: set[str] = set()
         self._lock = threading.Lock()
         # Run once a bid is assigned (the headless viewer's automatic view).
         self._on_filled: list[Callable[[Ad], None]] = []
@@ -181,6 +183,8 @@ class Ad(anywidget.AnyWidget):
             self._apply(self._protocol.modal_timeout())
         elif kind == "browser-facts":
             browser_facts.update(content.get("facts"))
+        elif kind == "frame-message-dropped":
+            self._report_relay_drop(content.get("reason"), content.get("type"))
         elif kind == "click-failed" and self._protocol.reports.take():
             url = content.get("url")
             reason = content.get("reason")
@@ -189,6 +193,21 @@ class Ad(anywidget.AnyWidget):
                 "Ad.click",
                 bid_id=self.bid_id,
             )
+
+    def _report_relay_drop(self, reason: object, frame_type: object) -> None:
+        """The page relays a creative's messages within a rate and size budget (js/relay.ts,
+        docs/protocol.md §13.2) and says so at the first drop of each reason. Reported once
+        per reason and ad, apart from the malformed-message budget, which the same flood
+        has usually spent by then."""
+        if reason not in _DROP_REASONS or reason in self._drops_reported:
+            return
+        self._drops_reported.add(reason)
+        self._host.report_error(
+            f"Frame messages not relayed to the kernel: {reason}"
+            f" (first dropped: {str(frame_type)[:64]})",
+            "Ad.relay",
+            bid_id=self.bid_id,
+        )
 
     def _apply(self, outcome: FrameOutcome) -> None:
         if outcome.height is not None:

@@ -72,6 +72,24 @@ def test_click_failure_is_reported(
     assert "javascript:alert(1)" in server.wait_for_request("/error").json["error"]
 
 
+def test_a_relay_drop_notice_is_reported_once_per_reason_with_bounded_text(
+    filled: tuple[kw.Session, kw.Ad], server: kw.LocalAdServer
+) -> None:
+    session, ad = filled
+    for _ in range(100):  # a page says it once per reason; even if it said it more often
+        front_end(ad, {"kind": "frame-message-dropped", "reason": "size", "type": "x" * 100_000})
+        front_end(ad, {"kind": "frame-message-dropped", "reason": "<script>", "type": "x"})
+    front_end(ad, {"kind": "frame-message-dropped", "reason": "rate", "type": "resize-iframe"})
+    assert session.wait_idle(5)
+    errors = [r.json for r in server.requests_to("/error")]
+    assert [e["error"][:48] for e in errors] == [
+        "Frame messages not relayed to the kernel: size (",
+        "Frame messages not relayed to the kernel: rate (",
+    ]
+    assert all(len(e["error"]) < 200 for e in errors)
+    assert {e["additionalData"]["bidId"] for e in errors} == {ad.bid_id}
+
+
 def test_modal_timeout_event(filled: tuple[kw.Session, kw.Ad]) -> None:
     session, ad = filled
     front_end(ad, {"kind": "modal-timeout"})

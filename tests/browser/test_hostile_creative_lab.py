@@ -56,6 +56,16 @@ def _malformed_reports(ad_server: Any, bid_id: str) -> list[Any]:
     ]
 
 
+def _wait_for_report(ad_server: Any, bid_id: str, prefix: str) -> None:
+    deadline = time.monotonic() + 15
+    while not any(
+        r.json["error"].startswith(prefix) and r.json["additionalData"].get("bidId") == bid_id
+        for r in ad_server.requests_to("/error")
+    ):
+        assert time.monotonic() < deadline, f"no /error report {prefix!r}"
+        time.sleep(0.05)
+
+
 def test_hostile_creative_is_bounded_in_jupyterlab(
     notebook_spec: NotebookSpec, open_notebook: Any, ad_server: Any
 ) -> None:
@@ -87,14 +97,30 @@ def test_hostile_creative_is_bounded_in_jupyterlab(
         _POST_TO_PARENT_JS,
         [*views, _clicked("hostile", "javascript:alert(document.cookie)"), huge, *malformed],
     )
-    # Positive control, posted last: once it reached the kernel, everything before had.
-    ad.frame.evaluate(_POST_TO_PARENT_JS, [_clicked("control", "https://ads.example/ok")])
-    log.wait_for_event(
-        "ad.clicked", timeout=30, where=lambda r: r["payload"]["content"] == "control"
-    )
-
+    # 507 messages at once: the page relays its burst to the kernel and drops the rest
+    # (js/relay.ts), telling Python once, which reports it.
+    _wait_for_report(ad_server, ad.bid_id, "Frame messages not relayed to the kernel: rate")
     # Heights: clamped by the host page and by Python alike.
     expect(ad.iframe).to_have_css("height", "10000px", timeout=EXPECT_TIMEOUT_MS)
+
+    # 5 MB in one message: the page acts on it, the kernel never receives it.
+    bloated = {"type": "resize-iframe", "data": {"height": 77, "junk": "x" * 5_000_000}}
+    ad.frame.evaluate(_POST_TO_PARENT_JS, [bloated])
+    _wait_for_report(ad_server, ad.bid_id, "Frame messages not relayed to the kernel: size")
+    expect(ad.iframe).to_have_css("height", "77px", timeout=EXPECT_TIMEOUT_MS)
+
+    # Positive control, posted last (again until the refilling budget lets it through):
+    # once it reached the kernel, everything relayed before had.
+    def control_arrived() -> bool:
+        return any(e["payload"]["content"] == "control" for e in log.events("ad.clicked"))
+
+    deadline = time.monotonic() + 30
+    while not control_arrived():
+        assert time.monotonic() < deadline, "the control click never reached the kernel"
+        ad.frame.evaluate(_POST_TO_PARENT_JS, [_clicked("control", "https://ads.example/ok")])
+        retry = time.monotonic() + 0.5
+        while time.monotonic() < retry and not control_arrived():
+            time.sleep(0.02)
     heights = [e["payload"]["height"] for e in log.events("ad.height")]
     assert max(heights) == 10_000, heights
 
@@ -120,7 +146,8 @@ def test_hostile_creative_is_bounded_in_jupyterlab(
     reports = _malformed_reports(ad_server, ad.bid_id)
     assert len(reports) <= REPORT_BURST + int(elapsed / 6), (len(reports), elapsed)
 
-    # The kernel's own history agrees: one ad.viewed, the session still working.
+    # The kernel's own history agrees: one ad.viewed, the session still working, and the
+    # bloated message's 77 px never arrived.
     dump = log.mark("after-attack")
     assert [e["name"] for e in dump["events"]].count("ad.viewed") == 1
     assert dump["height"] == 10_000
