@@ -193,17 +193,22 @@ page script without any comm needs 50-60 ms to be visible (document request, cac
 script start, init/update round trip). Kernel (5 ms) + jupyter_server (3-10 ms) + the comm leg
 (45-50 ms) + a bare frame (50-60 ms) is already about the 120 ms target on this loaded machine:
 the target is missed by these floors plus JupyterLab's model creation, not by a wait of ours.
-On the quiet machine (tables above; two runs gave 171 and 184 ms): the sync leaves
-jupyter_server 7-9 ms after `add_message` and reaches the page at 55-57 ms (the 46-50 ms comm
-leg), the iframe is inserted at 83 ms (module evaluation, view render) and the ad is visible
-at 171-184 ms; the bare frame floor is 42 ms, the same frame inside the notebook takes 90-100
-ms from insertion (creative.js, though from the cache, arrives 20-28 ms after the document and
-starts running 18-20 ms later, while JupyterLab handles the cell's other messages in short
-tasks: none over 50 ms). The floors add up to about 100 ms; the remaining 70-85 ms is
-JupyterLab's side. Not the ad frame sharing JupyterLab's renderer (both on 127.0.0.1, one
-site): with the ad server as `localhost` (`KW_BENCH_AD_HOST=localhost`, another site, the
-frame in its own process as with a production ad server) the ad is slower, 223 ms, the frame's
-process starting on the same 2 cores (the "ad server as localhost" rows).
+On the quiet machine (tables above; runs gave 167-186 ms): the sync leaves jupyter_server
+8 ms after `add_message` and reaches the page at 55-57 ms (the 46-50 ms comm leg), the iframe
+is inserted at 81-84 ms (module evaluation, view render) and the ad is visible at 167-186 ms;
+the bare frame floor is 42 ms, the same frame inside the notebook takes 85-100 ms from
+insertion (creative.js, though from the cache, arrives 18-28 ms after the document and starts
+running about 20 ms later). The floors add up to about 100 ms; the rest is the page's main
+thread, which is busy, not waiting: a Chromium trace of 10 more turns (`KW_BENCH_PROFILE=10`,
+bench/browser_profile.py; tracing slows the page, so read it as proportions) finds it idle 3 ms
+of the 148 ms between the sync's arrival and the ad on screen. Script is small (JupyterLab 9
+ms, the widget's module 4 ms, the creative 4 ms); rendering (paint, style, layout, HTML) takes
+about 44 ms, a new JS context for the frame 10 ms, and about 80 ms is task time the trace
+attributes to no script or rendering step (IPC, loading, V8 work) -- not broken down further.
+The ad frame sharing JupyterLab's renderer (both on 127.0.0.1, one site) is not the cause:
+with the ad server as `localhost` (`KW_BENCH_AD_HOST=localhost`, another site, the frame in
+its own process as with a production ad server) the ad is slower, 223 ms, the frame's process
+starting on the same 2 cores (the "ad server as localhost" rows).
 The click target is met: what remains is the creative's click handler and postMessage (7-9
 ms), the page -> kernel comm leg (5 ms; floor 3-6 ms) and the delivery of `on_event` on the kernel
 loop (under 1 ms).

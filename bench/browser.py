@@ -54,6 +54,7 @@ if str(REPO_ROOT) not in sys.path:  # the harness is imported as the package tes
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+from bench.browser_profile import profile_table  # noqa: E402
 from bench.browser_trace import (  # noqa: E402
     BARE_FRAME_JS,
     COMM_ECHO_JS,
@@ -87,6 +88,15 @@ WARMUP = 2  # first turns pay for loading the creative's assets and JIT: not cou
 # http://localhost:PORT while JupyterLab stays on 127.0.0.1 -- another site, so Chromium
 # gives the ad frame its own renderer process, as it does for a production ad server.
 AD_HOST = os.environ.get("KW_BENCH_AD_HOST", "127.0.0.1")
+# KW_BENCH_PROFILE=N: a Chromium trace of N more turns after the counted ones, split by
+# what the page's main thread did between the sync's arrival and the ad on screen.
+PROFILE_TURNS = int(os.environ.get("KW_BENCH_PROFILE", "0"))
+PROFILE_CATEGORIES = [
+    "devtools.timeline",
+    "blink.user_timing",
+    "v8",
+    "disabled-by-default-devtools.timeline",
+]
 
 
 class AdServerAt:
@@ -414,6 +424,8 @@ def measure(base: Path, runs: int) -> dict[str, Any]:
     server_trace = base / "server-trace.jsonl"
     os.environ["KW_BENCH_SERVER_TRACE"] = str(server_trace)  # inherited by jupyter lab
     server = JupyterServer.start(base / "jupyter")
+    trace: bytes | None = None
+    ad_origin = ""
     try:
         write_kernel_support(server.root_dir)
         name = "bench-browser.ipynb"
@@ -421,6 +433,7 @@ def measure(base: Path, runs: int) -> dict[str, Any]:
         log = spec.log
         with LocalAdServer() as local_server, sync_playwright() as playwright:
             ad_server = AdServerAt(local_server, AD_HOST)
+            ad_origin = ad_server.url
             write_notebook(
                 server.root_dir / name,
                 [
@@ -442,18 +455,32 @@ def measure(base: Path, runs: int) -> dict[str, Any]:
                 notebook.run_cell(TRACE)
                 visible_runs: list[dict[str, float]] = []
                 click_runs: list[dict[str, float]] = []
-                for turn in range(1, WARMUP + runs + 1):
+                # Traced turns come after the counted ones: tracing slows the page.
+                counted = range(WARMUP + 1, WARMUP + runs + 1)
+                for turn in range(1, WARMUP + runs + PROFILE_TURNS + 1):
+                    if PROFILE_TURNS and turn == counted.stop:
+                        browser.start_tracing(page=notebook.page, categories=PROFILE_CATEGORIES)
                     visible, click = one_turn(notebook, log, ad_server, turn)
-                    if turn > WARMUP:
+                    if turn in counted:
                         visible_runs.append(visible)
                         click_runs.append(click)
+                if PROFILE_TURNS:
+                    trace = browser.stop_tracing()
+                    if os.environ.get("KW_BENCH_TRACE_OUT"):  # for chrome://tracing / Perfetto
+                        Path(os.environ["KW_BENCH_TRACE_OUT"]).write_bytes(trace)
                 floor_figures = floors(notebook, ad_server, runs)
                 notebook.close()
             finally:
                 browser.close()
     finally:
         server.stop()
-    return {"visible": visible_runs, "click": click_runs, "floors": floor_figures}
+    profile = profile_table(trace, ad_origin) if trace is not None else None
+    return {
+        "visible": visible_runs,
+        "click": click_runs,
+        "floors": floor_figures,
+        "profile": profile,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
         VISIBLE: stage_table(VISIBLE, VISIBLE_STAGES, visible_runs, "add_message (t0)"),
         CLICK: stage_table(CLICK, CLICK_STAGES, click_runs, "click in the frame"),
     }
+    if measured["profile"] is not None:
+        breakdown["profile"] = measured["profile"]
     busy = [r["_longtask_ms"] for r in visible_runs if "_longtask_ms" in r]
     if busy:
         figures["page main thread in long tasks between the sync's arrival and the iframe"] = (

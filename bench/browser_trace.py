@@ -156,6 +156,9 @@ PAGE_TRACE_JS = r"""
   const trace = (window.__kwTrace = []);
   const rec = (what, id, name) => {
     if (trace.length < 20000) trace.push({ what, at: now(), id: id ?? null, name: name ?? null });
+    // A turn's two ends, for a Chromium trace's own clock (bench/browser_profile.py).
+    const ends = what === "ws-in-update" || what === "visible";
+    if (id && ends) performance.mark(`kwb:${what}:${id}`);
   };
   const decoder = new TextDecoder();
   const text = (data) => {
