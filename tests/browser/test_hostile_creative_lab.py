@@ -47,22 +47,25 @@ def _clicked(content: str, url: str) -> dict[str, Any]:
     )
 
 
-def _malformed_reports(ad_server: Any, bid_id: str) -> list[Any]:
+MALFORMED = "Malformed frame message"
+RELAY_DROP = "Frame messages not relayed to the kernel: "
+
+
+def _reports(ad_server: Any, bid_id: str, prefix: str) -> list[Any]:
+    """The ``/error`` reports about ``bid_id`` whose text starts with ``prefix``."""
     return [
         r
         for r in ad_server.requests_to("/error")
-        if r.json["error"].startswith("Malformed frame message")
-        and r.json["additionalData"].get("bidId") == bid_id
+        if r.json["error"].startswith(prefix) and r.json["additionalData"].get("bidId") == bid_id
     ]
 
 
-def _wait_for_report(ad_server: Any, bid_id: str, prefix: str) -> None:
-    deadline = time.monotonic() + 15
-    while not any(
-        r.json["error"].startswith(prefix) and r.json["additionalData"].get("bidId") == bid_id
-        for r in ad_server.requests_to("/error")
-    ):
-        assert time.monotonic() < deadline, f"no /error report {prefix!r}"
+def _wait_for_reports(
+    ad_server: Any, bid_id: str, prefix: str, count: int = 1, timeout: float = 15
+) -> None:
+    deadline = time.monotonic() + timeout
+    while len(found := _reports(ad_server, bid_id, prefix)) < count:
+        assert time.monotonic() < deadline, (prefix, found)
         time.sleep(0.05)
 
 
@@ -99,14 +102,14 @@ def test_hostile_creative_is_bounded_in_jupyterlab(
     )
     # 507 messages at once: the page relays its burst to the kernel and drops the rest
     # (js/relay.ts), telling Python once, which reports it.
-    _wait_for_report(ad_server, ad.bid_id, "Frame messages not relayed to the kernel: rate")
+    _wait_for_reports(ad_server, ad.bid_id, RELAY_DROP + "rate")
     # Heights: clamped by the host page and by Python alike.
     expect(ad.iframe).to_have_css("height", "10000px", timeout=EXPECT_TIMEOUT_MS)
 
     # 5 MB in one message: the page acts on it, the kernel never receives it.
     bloated = {"type": "resize-iframe", "data": {"height": 77, "junk": "x" * 5_000_000}}
     ad.frame.evaluate(_POST_TO_PARENT_JS, [bloated])
-    _wait_for_report(ad_server, ad.bid_id, "Frame messages not relayed to the kernel: size")
+    _wait_for_reports(ad_server, ad.bid_id, RELAY_DROP + "size")
     expect(ad.iframe).to_have_css("height", "77px", timeout=EXPECT_TIMEOUT_MS)
 
     # Positive control, posted last (again until the refilling budget lets it through):
@@ -137,13 +140,10 @@ def test_hostile_creative_is_bounded_in_jupyterlab(
         assert (payload["id"], payload["messageId"]) == (ad.bid_id, "a1")
 
     # 500 malformed messages: the ad's report budget, not 500 reports.
-    deadline = time.monotonic() + 10
-    while len(_malformed_reports(ad_server, ad.bid_id)) < REPORT_BURST:
-        assert time.monotonic() < deadline, _malformed_reports(ad_server, ad.bid_id)
-        time.sleep(0.05)
+    _wait_for_reports(ad_server, ad.bid_id, MALFORMED, count=REPORT_BURST, timeout=10)
     notebook.run_cell(3)
     elapsed = time.monotonic() - started
-    reports = _malformed_reports(ad_server, ad.bid_id)
+    reports = _reports(ad_server, ad.bid_id, MALFORMED)
     assert len(reports) <= REPORT_BURST + int(elapsed / 6), (len(reports), elapsed)
 
     # The kernel's own history agrees: one ad.viewed, the session still working, and the
