@@ -132,3 +132,25 @@ export function sanitizeStyles(styles: unknown, allowed: ReadonlySet<string>): S
 export function applyStyles(element: HTMLElement, declarations: readonly StyleDeclaration[]): void {
   for (const [property, value] of declarations) element.style.setProperty(property, value);
 }
+
+/**
+ * The host-owned box around the ad's slot, which no style map reaches: whatever the
+ * creative does with widths, margins, borders or shadows (lengths this list does not
+ * bound), nothing of it is painted outside the output area's width or above the ad's
+ * own box, and the whole ad never takes more than `MAX_FRAME_HEIGHT` of the notebook
+ * (docs/protocol.md §13). `overflow: clip` clips without making a scroll container,
+ * so an oversized creative is cut, never given a scrollbar (an
+ * `overflow-clip-margin` would show as a few pixels of horizontal scroll).
+ */
+export function boundsElement(): HTMLDivElement {
+  const bounds = document.createElement("div");
+  bounds.className = "kontext-ad-bounds";
+  const style = bounds.style;
+  // Its own block formatting context: the slot's margins stay inside instead of
+  // collapsing through it (a negative margin-top would move the box itself up).
+  style.display = "flow-root";
+  style.maxWidth = "100%";
+  style.maxHeight = `${MAX_FRAME_HEIGHT}px`;
+  style.overflow = "clip";
+  return bounds;
+}

@@ -26,6 +26,7 @@ import { rememberHeight, reservedHeight, SlotReservation } from "./slot";
 import { type HostToFrameType, isFrameToHostType } from "./vocabulary";
 import {
   applyStyles,
+  boundsElement,
   CONTAINER_PROPERTIES,
   IFRAME_PROPERTIES,
   sanitizeStyles,
@@ -70,6 +71,8 @@ export function serverBaseOf(iframeUrl: string, serverOrigin: string): string {
 export type AdModel = AnyModel<AdTraits>;
 
 export class AdView implements Claimant {
+  /** Host-owned, never styled by the creative: what the ad may not paint outside of. */
+  private readonly bounds: HTMLDivElement;
   /** The ad slot: the `containerStyles` target and the dimensions reference. */
   readonly slot: HTMLDivElement;
   private frame: HTMLIFrameElement | null = null;
@@ -92,11 +95,13 @@ export class AdView implements Claimant {
     private readonly registry: OwnershipRegistry,
     private readonly liveness: Liveness,
   ) {
+    this.bounds = boundsElement();
     this.slot = document.createElement("div");
     this.slot.className = "kontext-ad-slot";
     this.slot.dataset.liveness = liveness.state;
     this.slot.style.display = "none";
-    el.append(this.slot);
+    this.bounds.append(this.slot);
+    el.append(this.bounds);
     this.reservation = new SlotReservation(this.slot);
   }
 
@@ -133,7 +138,7 @@ export class AdView implements Claimant {
     this.model.off("change:destroyed", this.syncOwnership);
     this.model.off("msg:custom", this.onCustomMessage);
     this.leaveSlot();
-    this.slot.remove();
+    this.bounds.remove();
   }
 
   get ownsFrame(): boolean {

@@ -2,7 +2,7 @@ import type { InitializeProps, RenderProps } from "@anywidget/types";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FACTS_SENT_KEY } from "./facts";
 import { CLOSE_LABEL, MODAL_CLASS } from "./modal";
-import type { AdTraits } from "./protocol";
+import { MAX_FRAME_HEIGHT, type AdTraits } from "./protocol";
 import {
   dispatchFromFrame,
   FakeModel,
@@ -590,6 +590,27 @@ describe("host actions", () => {
     expect(frame.style.background).toContain("transparent");
     expect(frame.style.boxShadow).toBe("");
     expect(frame.style.visibility).toBe("hidden");
+  });
+
+  it("keeps the slot in a host-owned clipping box that no style map reaches", () => {
+    const view = renderView(new FakeModel());
+    const frame = frameOf(view);
+    const slot = frame.parentElement as HTMLElement;
+    const bounds = slot.parentElement as HTMLElement;
+    expect(bounds.className).toBe("kontext-ad-bounds");
+    const before = bounds.getAttribute("style");
+    fromInline(view, "set-styles-iframe", {
+      containerStyles: { width: "5000px", minWidth: "5000px", marginTop: "-3000px", overflow: "visible" },
+      iframeStyles: { width: "5000px", marginLeft: "-2000px", boxShadow: "0 0 0 3000px red" },
+    });
+    expect(slot.style.minWidth).toBe("5000px");
+    expect(bounds.getAttribute("style")).toBe(before);
+    expect(bounds.style.display).toBe("flow-root");
+    expect(bounds.style.maxWidth).toBe("100%");
+    expect(bounds.style.maxHeight).toBe(`${MAX_FRAME_HEIGHT}px`);
+    expect(bounds.style.overflow).toBe("clip");
+    view.cleanup();
+    expect(bounds.isConnected).toBe(false);
   });
 
   it("posts dimensions every 200 ms while attached and stops on removal", () => {

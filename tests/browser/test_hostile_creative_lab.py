@@ -2,10 +2,11 @@
 
 The real ad iframe, on the ad server's origin, is made to post what an attacker's
 creative would: the same view five times with a fake bid and message id, a
-click event whose URL is ``javascript:``, an absurd height, and 500 malformed
-messages. Each message takes the real route (window listener, origin and source
-checks, comm relay, kernel), and the damage is looked for where it would show:
-the iframe's CSS height, the kernel's events, the ``/error`` reports received.
+click event whose URL is ``javascript:``, an absurd height, 500 malformed
+messages, and style maps that reach out of the output area. Each message takes
+the real route (window listener, origin and source checks, comm relay, kernel),
+and the damage is looked for where it would show: the iframe's CSS height and
+layout, the kernel's events, the ``/error`` reports received.
 """
 
 from __future__ import annotations
@@ -151,3 +152,54 @@ def test_hostile_creative_is_bounded_in_jupyterlab(
     dump = log.mark("after-attack")
     assert [e["name"] for e in dump["events"]].count("ad.viewed") == 1
     assert dump["height"] == 10_000
+
+    # Lengths the style allow-list does not bound: widths, negative and huge margins,
+    # paddings, a shadow. The host-owned box around the slot clips all of it.
+    styles = {
+        "containerStyles": {
+            "minWidth": "5000px",
+            "marginTop": "-3000px",
+            "marginBottom": "20000px",
+            "paddingLeft": "4000px",
+        },
+        "iframeStyles": {
+            "minWidth": "6000px",
+            "marginLeft": "-2000px",
+            "boxShadow": "0 0 0 3000px red",
+        },
+    }
+    ad.frame.evaluate(_POST_TO_PARENT_JS, [{"type": "set-styles-iframe", "data": styles}])
+    expect(ad.iframe).to_have_css("min-width", "6000px", timeout=EXPECT_TIMEOUT_MS)
+    geometry = ad.iframe.evaluate(_GEOMETRY_JS)
+    frame, bounds = geometry["frame"], geometry["bounds"]
+    # The attack took effect in layout: the frame's box reaches far out of the bounds.
+    assert frame["top"] < bounds["top"] - 1000 and frame["right"] > bounds["right"] + 1000, geometry
+    # ... and none of it shows or scrolls: no hit above or beside the ad, no overflow.
+    assert geometry["hitAbove"] != "IFRAME" and geometry["hitLeft"] != "IFRAME", geometry
+    assert bounds["height"] <= 10_000, geometry
+    for scroller in ("output", "notebook"):
+        assert geometry[scroller]["scrollWidth"] <= geometry[scroller]["clientWidth"], geometry
+    notebook.page.screenshot(path="/tmp/kw-hostile-styles.png")
+
+
+# Where the restyled frame is laid out and what the page shows around its bounds,
+# scrolled so that 150 px of the notebook are above the bounds' top.
+_GEOMETRY_JS = """(frame) => {
+  const bounds = frame.closest('.kontext-ad-bounds');
+  const output = frame.closest('.jp-OutputArea-output');
+  const notebook = frame.closest('.jp-WindowedPanel-outer');
+  bounds.scrollIntoView({ block: 'start' });
+  notebook.scrollTop -= 150;
+  const b = bounds.getBoundingClientRect();
+  const o = output.getBoundingClientRect();
+  const hit = (x, y) => document.elementFromPoint(x, y)?.tagName ?? null;
+  const size = (el) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth });
+  return {
+    frame: frame.getBoundingClientRect().toJSON(),
+    bounds: b.toJSON(),
+    hitAbove: hit(b.left + 20, b.top - 20),
+    hitLeft: hit(Math.max(o.left - 20, 1), b.top + 20),
+    output: size(output),
+    notebook: size(notebook),
+  };
+}"""
