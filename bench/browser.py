@@ -54,7 +54,7 @@ if str(REPO_ROOT) not in sys.path:  # the harness is imported as the package tes
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from bench.browser_profile import profile_table  # noqa: E402
+from bench.browser_profile import PROFILE_CATEGORIES, profile_table  # noqa: E402
 from bench.browser_trace import (  # noqa: E402
     BARE_FRAME_JS,
     COMM_ECHO_JS,
@@ -91,12 +91,6 @@ AD_HOST = os.environ.get("KW_BENCH_AD_HOST", "127.0.0.1")
 # KW_BENCH_PROFILE=N: a Chromium trace of N more turns after the counted ones, split by
 # what the page's main thread did between the sync's arrival and the ad on screen.
 PROFILE_TURNS = int(os.environ.get("KW_BENCH_PROFILE", "0"))
-PROFILE_CATEGORIES = [
-    "devtools.timeline",
-    "blink.user_timing",
-    "v8",
-    "disabled-by-default-devtools.timeline",
-]
 
 
 class AdServerAt:
