@@ -38,6 +38,7 @@ from .machine import reset_peak_rss, rss_kb
 TOKEN = "pub-bench"
 BUNDLE = Path(__file__).parent.parent / "kontext_widget" / "static" / "widget.js"
 BROWSER_TIMINGS = Path(__file__).parent / "browser_timings.json"
+BROWSER_BARE = Path(__file__).parent / "browser_bare.json"
 LAYOUT_SHIFT = Path(__file__).parent / "layout_shift.json"
 
 
@@ -319,6 +320,21 @@ def front_end() -> list[Figure]:
                     timings["targets"].get(name, ""),
                     timings["passed"].get(name),
                     before.get(name, "" if before else None),
+                )
+            )
+    # What the instruments cost (bench/browser_bare.py): the same turn, side by side.
+    if BROWSER_BARE.exists():
+        bare = json.loads(BROWSER_BARE.read_text())
+        for name, value in bare["figures"].items():
+            uninstrumented = name == bare["bare"]
+            figures.append(
+                Figure(
+                    f"browser: assistant message added -> ad visible (JupyterLab), {name} "
+                    f"[bench.browser_bare, load {bare['load'].split(' (')[0]}]",
+                    value,
+                    "median < 120 ms" if uninstrumented else "",
+                    bare["passed"] if uninstrumented else None,
+                    "not measured before" if uninstrumented else None,
                 )
             )
     # Layout figures of tests/browser/test_reader_view_lab.py (issue 13), before/after.
