@@ -350,16 +350,18 @@ class CpuMeter:
         return groups
 
     def _group(self, pid: int, stats: dict[int, tuple[int, float, str]]) -> str | None:
-        seen = 0
-        while pid in stats and seen < 64:
+        """The group of ``pid``: a process under one of the roots, else None (the rest)."""
+        commands: list[str] = []
+        while pid in stats and len(commands) < 64:
             parent, _, command = stats[pid]
-            if "ipykernel_launcher" in command:
-                return "the kernel"
-            if "playwright" in command and "node" in command:
-                return "Playwright's driver (node)"
             if pid in self.roots:
+                if any("ipykernel_launcher" in c for c in commands):
+                    return "the kernel"
+                if any("playwright" in c and "node" in c for c in commands):
+                    return "Playwright's driver (node)"
                 return self.roots[pid]
-            pid, seen = parent, seen + 1
+            commands.append(command)
+            pid = parent
         return None
 
 
@@ -545,6 +547,16 @@ def main(argv: list[str] | None = None) -> int:
         latencies, cpu = measure(Path(tmp))
     load = os.getloadavg()
     figures = {variant: _summary(ms) for variant, ms in latencies.items()}
+    # Side by side: each turn against the same turn of the bare block of its round,
+    # which ran within the minute before it (load drifts over minutes, not seconds).
+    for variant in VARIANTS[1:]:
+        differences = [
+            latencies[variant][index] - latencies[BARE][index]
+            for index in range(min(len(latencies[variant]), len(latencies[BARE])))
+        ]
+        figures[f"{variant}, minus the bare turn of its round"] = (
+            f"median {statistics.median(differences):+.0f} ms (n {len(differences)})"
+        )
     for variant, figure in figures.items():
         print(f"{variant}: {figure}")
     payload = {
