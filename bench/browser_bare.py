@@ -318,6 +318,8 @@ class CpuMeter:
     """
 
     REST = "the rest of the machine (other work, system)"
+    RENDERER_ON_CORE = "renderer main threads: on a core"
+    RENDERER_WAITING = "renderer main threads: runnable, waiting for a core"
 
     def __init__(self, roots: dict[int, str]) -> None:
         self.roots = roots
@@ -347,6 +349,18 @@ class CpuMeter:
             cpu = [int(value) for value in stat.readline().split()[1:]]
         busy = (sum(cpu) - cpu[3] - cpu[4]) / self._tick  # all but idle and iowait
         groups[self.REST] = busy - sum(groups.values())
+        # The renderers' main threads (JupyterLab's page and its same-site ad frames):
+        # time on a core and time runnable but waiting for one (schedstat, ns).
+        for pid, (_, _, command) in stats.items():
+            if "--type=renderer" not in command or self._group(pid, stats) is None:
+                continue
+            try:
+                with open(f"/proc/{pid}/schedstat", encoding="utf-8") as schedstat:
+                    on_core, waiting, _ = (int(v) for v in schedstat.read().split())
+            except (OSError, ValueError):
+                continue
+            groups[self.RENDERER_ON_CORE] += on_core / 1e9
+            groups[self.RENDERER_WAITING] += waiting / 1e9
         return groups
 
     def _group(self, pid: int, stats: dict[int, tuple[int, float, str]]) -> str | None:
