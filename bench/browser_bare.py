@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import statistics
@@ -46,7 +48,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -60,6 +63,8 @@ from tornado.websocket import websocket_connect  # noqa: E402
 
 from bench.browser_trace import PAGE_TRACE_JS  # noqa: E402
 from kontext_widget import LocalAdServer  # noqa: E402
+from kontext_widget._local_server import http as local_http  # noqa: E402
+from kontext_widget._local_server import pages as local_pages  # noqa: E402
 from tests.browser.jupyter import JupyterServer  # noqa: E402
 from tests.browser.notebooks import (  # noqa: E402
     KERNEL_SUPPORT,
@@ -102,12 +107,20 @@ PLAYWRIGHT_LIKE_ARGS = [
 
 BARE = "bare: no DevTools client during the turns, ad server in its own process"
 BARE_IN = "bare, ad server in the (idle) bench process"
+BARE_INLINE = "bare, ad server in the bench process, creative.css and .js inlined in the frame page"
 ATTACHED = "Playwright attached (connect_over_cdp), ad server in its own process"
 IN_PROCESS = "Playwright attached, ad server in the Playwright process"
 INIT_SCRIPT = "Playwright attached, ad server in the Playwright process, trace script in frames"
-VARIANTS = [BARE, BARE_IN, ATTACHED, IN_PROCESS, INIT_SCRIPT]
+VARIANTS = [BARE, BARE_IN, BARE_INLINE, ATTACHED, IN_PROCESS, INIT_SCRIPT]
 # Which of the notebook's two sessions each variant uses.
-_SESSION_OF = {BARE: "own", BARE_IN: "in", ATTACHED: "own", IN_PROCESS: "in", INIT_SCRIPT: "in"}
+_SESSION_OF = {
+    BARE: "own",
+    BARE_IN: "in",
+    BARE_INLINE: "in",
+    ATTACHED: "own",
+    IN_PROCESS: "in",
+    INIT_SCRIPT: "in",
+}
 
 SESSION, USER, RENDER = range(3)
 
@@ -307,6 +320,46 @@ class OwnProcessAdServer:
             self.process.wait(timeout=15)
 
 
+class InlinedCreative:
+    """An experiment on this process's ``LocalAdServer``: the frame page carries the
+    creative's style sheet and script inline (allowed by their hashes in the page's
+    CSP) instead of fetching ``/static/creative.css`` and ``/static/creative.js``,
+    which even from the browser's cache arrive 18-28 ms after the document and run
+    after the parser ends (section 6). On only while ``BARE_INLINE`` blocks run."""
+
+    def __init__(self) -> None:
+        self._render = local_pages.render
+        self._policy = local_http.CONTENT_SECURITY_POLICY
+        creative = resources.files("kontext_widget._local_server").joinpath("creative")
+        self._css = creative.joinpath("creative.css").read_text("utf-8")
+        self._js = creative.joinpath("creative.js").read_text("utf-8")
+        if "</" in self._css or "</" in self._js:
+            raise RuntimeError("the creative's files cannot be inlined as they are")
+
+        def digest(text: str) -> str:
+            return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+        self._inline_policy = self._policy.replace(
+            "script-src 'self'", f"script-src 'self' 'sha256-{digest(self._js)}'"
+        ).replace("style-src 'self'", f"style-src 'self' 'sha256-{digest(self._css)}'")
+
+    def _inlined(self, name: str, values: Mapping[str, str]) -> bytes:
+        page = self._render(name, values).decode("utf-8")
+        if name == "ad.html":
+            page = page.replace(
+                '<link rel="stylesheet" href="/static/creative.css">', f"<style>{self._css}</style>"
+            )
+            page = page.replace('<script src="/static/creative.js" defer></script>\n', "")
+            page = page.replace("</body>", f"<script>{self._js}</script>\n</body>")
+        return page.encode("utf-8")
+
+    def switch(self, on: bool) -> None:
+        # The handler reads both names from its module at each request.
+        setattr(local_http, "render", self._inlined if on else self._render)  # noqa: B010
+        policy = self._inline_policy if on else self._policy
+        setattr(local_http, "CONTENT_SECURITY_POLICY", policy)  # noqa: B010
+
+
 class CpuMeter:
     """CPU time (user + system, all threads) per group of processes, from ``/proc``.
 
@@ -479,11 +532,14 @@ def measure(base: Path) -> tuple[dict[str, list[float]], dict[str, dict[str, flo
                     os.getpid(): "this bench process (Playwright client, in-process ad server)",
                 }
             )
+            inlined = InlinedCreative()
             for _ in range(ROUNDS):
-                for variant in (BARE, BARE_IN):
+                for variant in (BARE, BARE_IN, BARE_INLINE):
+                    inlined.switch(variant == BARE_INLINE)
                     results[variant] += _bare_block(
                         chromium, log, turn, BLOCK, variant, meter=meter, cpu=cpu[variant]
                     )
+                    inlined.switch(False)
                     turn += BLOCK
                 for variant in (ATTACHED, IN_PROCESS, INIT_SCRIPT):
                     results[variant] += _drive_attached(
