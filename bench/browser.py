@@ -519,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
         CLICK: stage_table(CLICK, CLICK_STAGES, click_runs, "click in the frame"),
     }
     if measured["profile"] is not None:
-        breakdown["profile"] = measured["profile"]
+        traced = f"Chromium trace of {PROFILE_TURNS} more turns, load {_load_average()}:"
+        breakdown["profile"] = [traced, "", *measured["profile"]]
     busy = [r["_longtask_ms"] for r in visible_runs if "_longtask_ms" in r]
     if busy:
         figures["page main thread in long tasks between the sync's arrival and the iframe"] = (
