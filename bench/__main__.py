@@ -199,12 +199,65 @@ is inserted at 81-84 ms (module evaluation, view render) and the ad is visible a
 the bare frame floor is 42 ms, the same frame inside the notebook takes 85-100 ms from
 insertion (creative.js, though from the cache, arrives 18-28 ms after the document and starts
 running about 20 ms later). The floors add up to about 100 ms; the rest is the page's main
-thread, which is busy, not waiting: a Chromium trace of 10 more turns (`KW_BENCH_PROFILE=10`,
-bench/browser_profile.py; tracing slows the page, so read it as proportions) finds it idle 3 ms
-of the 148 ms between the sync's arrival and the ad on screen. Script is small (JupyterLab 9
-ms, the widget's module 4 ms, the creative 4 ms); rendering (paint, style, layout, HTML) takes
-about 44 ms, a new JS context for the frame 10 ms, and about 80 ms is task time the trace
-attributes to no script or rendering step (IPC, loading, V8 work) -- not broken down further.
+thread. Where its time goes (bench/browser_profile.py, `KW_BENCH_PROFILE=10`: a Chromium trace
+of 10 more turns with the scheduler's tasks, Mojo messages, Blink, V8 compile, navigation and
+loading events; every event charged its self time, in wall time and in the thread's CPU time;
+tracing slows the page, so read it as proportions; tables below): of the 135 ms between the
+sync's arrival and the ad on screen the thread is idle 2 ms and inside tasks 133 ms, but on a
+core only 73 ms of them. For 59 ms it is runnable and waits for one of the 2 cores: that is the
+"80 ms of task time the trace attributes to no step" of the first trace (which split only the
+named steps' wall time). Chromium's other threads use about 65 ms of CPU in the same window
+(browser main thread 29, GPU process compositor 9, renderer compositor 8, IO threads 13, raster
+and other workers 6, the DevTools pipe 1), so Chromium alone keeps one core busy; the kernel,
+jupyter_server, the bench's Playwright driver and whatever else runs share the other. The 73 ms
+on a core: promise callbacks (JupyterLab's and anywidget's model, view and output code, run from
+microtasks, file not named by the trace) 9, paint, layerize and commit 10, the ad frame's
+navigation and new document 8 (two JS contexts per frame here, the second presumably
+Playwright's utility world), layout 6, frame lifecycle bookkeeping 6, style 5, task scheduling
+and trace bookkeeping 6, resource loading 3.5, V8 compile 3, JupyterLab's named scripts 3, the
+widget's module 2, the bench's page script and Playwright's evaluate 2, the creative 1.3, HTML
+parsing 1, postMessage 1, Blink's hover update 1 (the pointer rests where Playwright last
+clicked), the rest under 0.2. What woke the thread: rendering frames 35 ms, the widget module's
+load and the model, view and iframe created from it 21 ms, the frame's navigation commit 13 ms,
+postMessage 10 ms, the kernel's WebSocket messages 7 ms, JupyterLab's busy/idle favicon (the
+browser downloads it again on each change) 5 ms, DevTools commands 1 ms. Nothing big is
+unattributed; the wait for a core is what the trace cannot split (Linux's schedstat of the
+renderer's main thread counts it without tracing: `python -m bench.browser_bare`, below).
+
+What the measurement costs (`python -m bench.browser_bare`, bench/browser_bare.py, the rows
+"[bench.browser_bare ...]" above and the CPU table at the end): the same turn in one JupyterLab
+page, run by a script inside the page (JupyterLab's own run-cell command, then the first
+animation frame that shows the ad; t0 from the kernel), with no DevTools client attached while
+it runs (Chromium started by the script with Playwright's scheduling switches and
+`--remote-debugging-port`; one `Runtime.evaluate`, no domain enabled, starts a block of 5 turns,
+another reads it afterwards), beside the same blocks with Playwright attached over CDP (its
+Network, Page and Runtime domains, utility world and frame tracking), the ad server in its own
+process or in Playwright's, and the bench's trace script in every frame, rotating, 25 turns
+each. On a quiet machine (load 0.1-0.3, the rows above) the ad is on screen 108 ms after
+`add_message` uninstrumented (105 ms with the ad server in the idle bench process), 132-138 ms
+with Playwright attached: against the bare turn of the same round, +17 to +46 ms. Three earlier
+runs under load 2-4 (other helpers' builds and tests) gave bare 118-162 ms and Playwright
+attached 162-194 ms; pooled (75 turns each) bare 132 ms, ad server in the bench process 125 ms,
+Playwright attached 171 ms, with the ad server in Playwright's process 178 ms, with the trace
+script in the frames 173 ms; paired +39, +48 and +44 ms. So about 30-45 ms of the 167 ms of
+`bench.browser` is the instrumentation, and nearly all of it is Playwright's DevTools session
+being attached: where the ad server runs (own process or the Playwright process: within 10 ms,
+in both directions between runs) and the trace script in the frames make no difference beyond
+the noise. The session's cost is CPU on the same 2 cores: Playwright's node driver uses 54-58 ms
+of CPU per turn, Chromium 24-44 ms more than bare (it serializes an event for each request,
+response, WebSocket frame, frame and execution context), and the renderer's main thread waits
+longer for a core (108-158 ms per turn instead of 78-92). Even bare, that thread waits for a
+core about half as long as it runs (Linux schedstat, the CPU table): Chromium's own threads, the
+kernel and jupyter_server need the 2 cores in the same moments. An experiment in the same run,
+the frame page carrying creative.css and creative.js inline (CSP hashes, `InlinedCreative`)
+instead of fetching them from the cache, was slower, not faster (117 ms, +10 ms paired):
+LocalAdServer's frame page stays as it is. What is ours in the uninstrumented 105-108 ms: the
+kernel side to the sync leaving the kernel, 4 ms; the widget's module, model and view, about 2
+ms of named script and part of the 9 ms of promise callbacks the trace cannot name by file; the
+creative about 1.5 ms. The rest is the platform: jupyter_server (4 ms) and its WebSocket's Nagle
+wait (45-50 ms), JupyterLab creating the output and anywidget the model, Chromium creating and
+committing the frame, loading its document and running the creative, rendering, and the wait for
+a core.
 The ad frame sharing JupyterLab's renderer (both on 127.0.0.1, one site) is not the cause:
 with the ad server as `localhost` (`KW_BENCH_AD_HOST=localhost`, another site, the frame in
 its own process as with a production ad server) the ad is slower, 223 ms, the frame's process

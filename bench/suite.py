@@ -21,7 +21,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -334,7 +334,6 @@ def front_end() -> list[Figure]:
                     value,
                     "median < 120 ms" if uninstrumented else "",
                     bare["passed"] if uninstrumented else None,
-                    "not measured before" if uninstrumented else None,
                 )
             )
     # Layout figures of tests/browser/test_reader_view_lab.py (issue 13), before/after.
@@ -365,7 +364,27 @@ def browser_breakdown() -> str:
         title = f"{heading}: {run['label']}{nodelay}" if heading else run["label"]
         parts.append(f"{title}, load average {run['load']}:")
         parts += ["\n".join(lines) for lines in run["breakdown"].values()]
+    if BROWSER_BARE.exists():
+        parts.append(_bare_cpu_table(json.loads(BROWSER_BARE.read_text())))
     return "\n\n".join(parts)
+
+
+def _bare_cpu_table(bare: dict[str, Any]) -> str:
+    """CPU ms per turn of each process group, per variant of ``bench/browser_bare.py``."""
+    variants = list(bare["cpu_ms_per_turn"])
+    groups = sorted({group for used in bare["cpu_ms_per_turn"].values() for group in used})
+    legend = "; ".join(f"({index}) {variant}" for index, variant in enumerate(variants, 1))
+    lines = [
+        f"CPU per turn (whole turn: user cell, preload, assistant message, ad, 1 s pause) in "
+        f"`python -m bench.browser_bare`, load {bare['load']}, ms: {legend}.",
+        "",
+        "| process group | " + " | ".join(f"({i})" for i in range(1, len(variants) + 1)) + " |",
+        "| --- |" + " --- |" * len(variants),
+    ]
+    for group in groups:
+        cells = [f"{bare['cpu_ms_per_turn'][v].get(group, 0.0):.0f}" for v in variants]
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 # -- 7. LocalAdServer throughput ----------------------------------------------------------------
