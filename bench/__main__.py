@@ -233,31 +233,31 @@ it runs (Chromium started by the script with Playwright's scheduling switches an
 another reads it afterwards), beside the same blocks with Playwright attached over CDP (its
 Network, Page and Runtime domains, utility world and frame tracking), the ad server in its own
 process or in Playwright's, and the bench's trace script in every frame, rotating, 25 turns
-each. On a quiet machine (load 0.1-0.3, the rows above) the ad is on screen 108 ms after
-`add_message` uninstrumented (105 ms with the ad server in the idle bench process), 132-138 ms
-with Playwright attached: against the bare turn of the same round, +17 to +46 ms. Three earlier
-runs under load 2-4 (other helpers' builds and tests) gave bare 118-162 ms and Playwright
-attached 162-194 ms; pooled (75 turns each) bare 132 ms, ad server in the bench process 125 ms,
-Playwright attached 171 ms, with the ad server in Playwright's process 178 ms, with the trace
-script in the frames 173 ms; paired +39, +48 and +44 ms. So about 30-45 ms of the 167 ms of
-`bench.browser` is the instrumentation, and nearly all of it is Playwright's DevTools session
-being attached: where the ad server runs (own process or the Playwright process: within 10 ms,
-in both directions between runs) and the trace script in the frames make no difference beyond
-the noise. The session's cost is CPU on the same 2 cores: Playwright's node driver uses 54-58 ms
-of CPU per turn, Chromium 24-44 ms more than bare (it serializes an event for each request,
-response, WebSocket frame, frame and execution context), and the renderer's main thread waits
-longer for a core (108-158 ms per turn instead of 78-92). Even bare, that thread waits for a
-core about half as long as it runs (Linux schedstat, the CPU table): Chromium's own threads, the
-kernel and jupyter_server need the 2 cores in the same moments. An experiment in the same run,
-the frame page carrying creative.css and creative.js inline (CSP hashes, `InlinedCreative`)
-instead of fetching them from the cache, was slower, not faster (117 ms, +10 ms paired):
-LocalAdServer's frame page stays as it is. What is ours in the uninstrumented 105-108 ms: the
-kernel side to the sync leaving the kernel, 4 ms; the widget's module, model and view, about 2
-ms of named script and part of the 9 ms of promise callbacks the trace cannot name by file; the
-creative about 1.5 ms. The rest is the platform: jupyter_server (4 ms) and its WebSocket's Nagle
-wait (45-50 ms), JupyterLab creating the output and anywidget the model, Chromium creating and
-committing the frame, loading its document and running the creative, rendering, and the wait for
-a core.
+each. On a quiet machine (two runs, load 0.1-0.6; the rows above are the second) the ad is on
+screen 108 and 116 ms after `add_message` uninstrumented (105 and 111 ms with the ad server in
+the idle bench process), 132-162 ms with Playwright attached: against the bare turn of the same
+round, +17 to +46 ms. Three earlier runs under load 2-4 (other helpers' builds and tests) gave
+bare 118-162 ms and Playwright attached 162-194 ms; pooled (75 turns each) bare 132 ms,
+Playwright attached 171 ms, paired +39 ms. So about 30-45 ms of the 167 ms of `bench.browser` is
+the instrumentation, nearly all of it Playwright's DevTools session being attached. With the ad
+server in the Playwright process the ad came a median 16 ms later than with it in its own
+process (five runs: -9 to +29 ms, the GIL shared with the DevTools event stream); the trace
+script in the frames cost nothing measurable (-18 to +11 ms). The session's cost is CPU on the
+same 2 cores: Playwright's node driver uses 54-63 ms of CPU per turn, Chromium 10-44 ms more
+than bare (it serializes an event for each request, response, WebSocket frame, frame and
+execution context), and the renderer's main thread waits longer for a core (108-158 ms per turn
+instead of 78-97). Even bare, that thread waits for a core about half as long as it runs (Linux
+schedstat, the CPU table): Chromium's own threads, the kernel and jupyter_server need the 2
+cores in the same moments. An experiment in the same runs, the frame page carrying creative.css
+and creative.js inline (CSP hashes, `InlinedCreative`) instead of taking them from the browser's
+cache, was no faster (117 against 105 ms in one quiet run, 111 against 111 ms in the other):
+LocalAdServer's frame page stays as it is. What is ours in the uninstrumented 108-116 ms: the
+kernel side up to the sync leaving the kernel, 4 ms; the widget's module, model and view, about
+2 ms of named script and part of the 9 ms of promise callbacks the trace cannot name by file;
+the creative about 1.5 ms. The rest is the platform: jupyter_server (4 ms) and its WebSocket's
+Nagle wait (45-50 ms), JupyterLab creating the output and anywidget the model, Chromium creating
+and committing the frame, loading its document and running the creative, rendering, and the wait
+for a core.
 The ad frame sharing JupyterLab's renderer (both on 127.0.0.1, one site) is not the cause:
 with the ad server as `localhost` (`KW_BENCH_AD_HOST=localhost`, another site, the frame in
 its own process as with a production ad server) the ad is slower, 223 ms, the frame's process
