@@ -245,7 +245,7 @@ process (five runs: -9 to +29 ms, the GIL shared with the DevTools event stream)
 script in the frames cost nothing measurable (-18 to +11 ms). The session's cost is CPU on the
 same 2 cores: Playwright's node driver uses 54-63 ms of CPU per turn, Chromium 10-44 ms more
 than bare (it serializes an event for each request, response, WebSocket frame, frame and
-execution context), and the renderer's main thread waits longer for a core (108-158 ms per turn
+execution context), and the renderer's main thread waits longer for a core (109-158 ms per turn
 instead of 78-97). Even bare, that thread waits for a core about half as long as it runs (Linux
 schedstat, the CPU table): Chromium's own threads, the kernel and jupyter_server need the 2
 cores in the same moments. An experiment in the same runs, the frame page carrying creative.css
