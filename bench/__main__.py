@@ -238,26 +238,27 @@ screen 108 and 116 ms after `add_message` uninstrumented (105 and 111 ms with th
 the idle bench process), 132-162 ms with Playwright attached: against the bare turn of the same
 round, +17 to +46 ms. Three earlier runs under load 2-4 (other helpers' builds and tests) gave
 bare 118-162 ms and Playwright attached 162-194 ms; pooled (75 turns each) bare 132 ms,
-Playwright attached 171 ms, paired +39 ms. So about 30-45 ms of the 167 ms of `bench.browser` is
-the instrumentation, nearly all of it Playwright's DevTools session being attached. With the ad
-server in the Playwright process the ad came a median 16 ms later than with it in its own
-process (five runs: -9 to +29 ms, the GIL shared with the DevTools event stream); the trace
-script in the frames cost nothing measurable (-18 to +11 ms). The session's cost is CPU on the
-same 2 cores: Playwright's node driver uses 54-63 ms of CPU per turn, Chromium 10-44 ms more
-than bare (it serializes an event for each request, response, WebSocket frame, frame and
-execution context), and the renderer's main thread waits longer for a core (109-158 ms per turn
-instead of 78-97). Even bare, that thread waits for a core about half as long as it runs (Linux
-schedstat, the CPU table): Chromium's own threads, the kernel and jupyter_server need the 2
-cores in the same moments. An experiment in the same runs, the frame page carrying creative.css
-and creative.js inline (CSP hashes, `InlinedCreative`) instead of taking them from the browser's
-cache, was no faster (117 against 105 ms in one quiet run, 111 against 111 ms in the other):
-LocalAdServer's frame page stays as it is. What is ours in the uninstrumented 108-116 ms: the
-kernel side up to the sync leaving the kernel, 4 ms; the widget's module, model and view, about
-2 ms of named script and part of the 9 ms of promise callbacks the trace cannot name by file;
-the creative about 1.5 ms. The rest is the platform: jupyter_server (4 ms) and its WebSocket's
-Nagle wait (45-50 ms), JupyterLab creating the output and anywidget the model, Chromium creating
-and committing the frame, loading its document and running the creative, rendering, and the wait
-for a core.
+Playwright attached 171 ms, paired +39 ms. `python -m bench.browser` itself, run right after the
+second quiet run, gave 164 ms (load 0.5 at its start, 2.3 at its end). So about 30-45 ms of the
+167 ms of `bench.browser` is the instrumentation, nearly all of it Playwright's DevTools session
+being attached. With the ad server in the Playwright process the ad came a median 16 ms later
+than with it in its own process (five runs: -9 to +29 ms, the GIL shared with the DevTools event
+stream); the trace script in the frames cost nothing measurable (-18 to +11 ms). The session's
+cost is CPU on the same 2 cores: Playwright's node driver uses 54-63 ms of CPU per turn,
+Chromium 10-44 ms more than bare (it serializes an event for each request, response, WebSocket
+frame, frame and execution context), and the renderer's main thread waits longer for a core
+(109-158 ms per turn instead of 78-97). Even bare, that thread waits for a core about half as
+long as it runs (Linux schedstat, the CPU table): Chromium's own threads, the kernel and
+jupyter_server need the 2 cores in the same moments. An experiment in the same runs, the frame
+page carrying creative.css and creative.js inline (CSP hashes, `InlinedCreative`) instead of
+taking them from the browser's cache, was no faster (117 against 105 ms in one quiet run, 111
+against 111 ms in the other): LocalAdServer's frame page stays as it is. What is ours in the
+uninstrumented 108-116 ms: the kernel side up to the sync leaving the kernel, 4 ms; the widget's
+module, model and view, about 2 ms of named script and part of the 9 ms of promise callbacks the
+trace cannot name by file; the creative about 1.5 ms. The rest is the platform: jupyter_server
+(4 ms) and its WebSocket's Nagle wait (45-50 ms), JupyterLab creating the output and anywidget
+the model, Chromium creating and committing the frame, loading its document and running the
+creative, rendering, and the wait for a core.
 The ad frame sharing JupyterLab's renderer (both on 127.0.0.1, one site) is not the cause:
 with the ad server as `localhost` (`KW_BENCH_AD_HOST=localhost`, another site, the frame in
 its own process as with a production ad server) the ad is slower, 223 ms, the frame's process
