@@ -239,7 +239,7 @@ the idle bench process), 132-162 ms with Playwright attached: against the bare t
 round, +17 to +46 ms. Three earlier runs under load 2-4 (other helpers' builds and tests) gave
 bare 118-162 ms and Playwright attached 162-194 ms; pooled (75 turns each) bare 132 ms,
 Playwright attached 171 ms, paired +39 ms. `python -m bench.browser` itself, run right after the
-second quiet run, gave 164 ms (load 0.5 at its start, 2.3 at its end). So about 30-45 ms of the
+second quiet run, gave 164 ms (load 2.3 at its end). So about 30-45 ms of the
 167 ms of `bench.browser` is the instrumentation, nearly all of it Playwright's DevTools session
 being attached. With the ad server in the Playwright process the ad came a median 16 ms later
 than with it in its own process (five runs: -9 to +29 ms, the GIL shared with the DevTools event
