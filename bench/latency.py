@@ -80,25 +80,25 @@ class _Tracer:
         attempt = _client._attempt
         debounce = state_class._debounce
         classify = classify_module.classify_preload
+        build_request = httpx.AsyncClient.build_request
         trace_names = {
             "http11.send_request_headers.started": "connection acquired",
             "http11.send_request_body.complete": "request sent",
             "http11.receive_response_headers.complete": "response headers",
-            "http11.response_closed.complete": "body read",
+            "http11.receive_response_body.complete": "body read",
         }
 
         async def on_trace(name: str, _info: object) -> None:
             if name in trace_names:
                 tracer.mark(trace_names[name])
 
-        async def traced_attempt(url: str, body: Any, headers: Any) -> Any:
+        def traced_build_request(client: httpx.AsyncClient, *args: Any, **kwargs: Any) -> Any:
+            kwargs["extensions"] = {**(kwargs.get("extensions") or {}), "trace": on_trace}
+            return build_request(client, *args, **kwargs)
+
+        async def traced_attempt(*args: Any) -> Any:
             tracer.mark("request start")
-            client = _client._io_loop.http_client()
-            async with client.stream(
-                "POST", url, json=body, headers=headers, extensions={"trace": on_trace}
-            ) as response:
-                content = await _client._read_limited(response)
-            return _client.RawResponse(response.status_code, content)
+            return await attempt(*args)
 
         async def traced_debounce(session: Any) -> Any:
             result = await debounce(session)
@@ -111,9 +111,9 @@ class _Tracer:
             return result
 
         _client._attempt = traced_attempt
+        httpx.AsyncClient.build_request = traced_build_request  # type: ignore[method-assign,assignment]
         state_class._debounce = traced_debounce
         classify_module.classify_preload = traced_classify
-        del attempt
 
 
 def worker(runs: int, trace: bool) -> dict[str, Any]:

@@ -14,7 +14,11 @@ it is ready when the 10 ms are over and never ties up a single-threaded server
 for longer. httpcore asks its network backend (``WarmBackend``) for a
 connection only when its pool has no usable idle one; the backend then hands
 over the spare, if it is still open, and opens the next spare in the
-background. A spare the server closes is re-opened at once if it lived at least
+background once the request it was taken for has had time to finish (as long
+as the last spare took to open: that is a round trip or more longer than the
+request; sooner if the next debounce starts). Opened at once, its connect and
+handshake ran on both ends exactly while the request was sent and answered
+(bench/RESULTS.md section 9). A spare the server closes is re-opened at once if it lived at least
 ``MIN_SPARE_LIFE`` (a server that drops idle connections at once is not
 re-dialled in a loop: the next ``prepare``, i.e. the next user message, tries
 again). After the last session of an origin is destroyed its spare is closed
@@ -50,6 +54,8 @@ logger = logging.getLogger("kontext_widget")
 MIN_SPARE_LIFE = 1.0
 # Connect (and TLS handshake) limit for a spare; a slower one is abandoned.
 SPARE_CONNECT_TIMEOUT = 10.0
+# The next spare after one was taken is opened this long after at most (see above).
+MAX_REOPEN_DELAY = 1.0
 
 _Key = tuple[str, int]
 
@@ -67,7 +73,9 @@ class _Origin:
     standing: bool = False
     stream: httpcore.AsyncNetworkStream | None = None
     opened_at: float = 0.0
+    open_took: float = 0.0  # seconds the last spare took to connect (and handshake)
     task: asyncio.Task[None] | None = None  # connecting, then watching
+    reopen: asyncio.TimerHandle | None = None  # the next spare, after one was taken
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
@@ -142,8 +150,12 @@ class WarmBackend(AsyncioBackend):
             self._ensure(origin)
 
     def active(self) -> int:
-        """Origins with a spare, a connect or a watcher running (for tests)."""
-        return sum(1 for o in self._origins.values() if o.stream is not None or o.task is not None)
+        """Origins with a spare, a connect, a watcher or a re-open pending (for tests)."""
+        return sum(
+            1
+            for o in self._origins.values()
+            if o.stream is not None or o.task is not None or o.reopen is not None
+        )
 
     # -- httpcore's side ---------------------------------------------------------------
     async def ready_connection(
@@ -179,6 +191,9 @@ class WarmBackend(AsyncioBackend):
         return origin
 
     def _ensure(self, origin: _Origin) -> None:
+        if origin.reopen is not None:
+            origin.reopen.cancel()
+            origin.reopen = None
         if origin.holders > 0 and origin.stream is None and origin.task is None:
             origin.task = asyncio.get_running_loop().create_task(self._keep(origin))
 
@@ -186,10 +201,12 @@ class WarmBackend(AsyncioBackend):
         """Open the spare, then wait for the server to close it; re-open if it lived long."""
         try:
             while origin.holders > 0:
+                started = time.monotonic()
                 stream = await self._open(origin)
                 self._wake(origin)
                 if stream is None:
                     return
+                origin.open_took = time.monotonic() - started
                 origin.stream, origin.opened_at = stream, time.monotonic()
                 # Nothing is ever sent on a spare, so any read result means it is unusable.
                 with contextlib.suppress(httpcore.NetworkError, OSError):
@@ -235,8 +252,9 @@ class WarmBackend(AsyncioBackend):
             # cancels that read's future at once, so the stream is free now; waiting
             # for the task to finish would cost the request two loop iterations.
             task.cancel()
-        if origin.standing:
-            self._ensure(origin)  # the next spare, in the background
+        if origin.standing:  # the next spare, in the background, after this request
+            delay = min(origin.open_took, MAX_REOPEN_DELAY)
+            origin.reopen = asyncio.get_running_loop().call_later(delay, self._ensure, origin)
         if stream.get_extra_info("is_readable"):
             await _close(stream)  # closed by the server in the meantime
             return None
@@ -244,6 +262,9 @@ class WarmBackend(AsyncioBackend):
         return _Prepared(stream, tls)
 
     def _drop(self, origin: _Origin) -> None:
+        if origin.reopen is not None:
+            origin.reopen.cancel()
+            origin.reopen = None
         stream, origin.stream = origin.stream, None
         task, origin.task = origin.task, None
         if task is not None:
