@@ -325,12 +325,56 @@ when the server drops it (LocalAdServer drops a connection that sends nothing wi
 during a 60 s pause it is re-opened about 12 times); the /preload after the pause pays the
 debounce and one round trip. The two clients run in separate interpreters against the same
 server and proxy, the Before one shifted by half the idle time so their requests do not
-coincide. Warm was slower than after-idle in an earlier run (63.1 vs 57.5 ms): its 20 samples
-came before the three pauses and its after-idle median was of 3, minutes and a changing load
-apart. In one session alternating 0.25 s and 2 s pauses (43 samples each, load average 11) the
-warm median was not higher (62.8 vs 65.7 ms), and re-opening the taken spare 150 ms later, so
-that its handshake does not overlap the request, changed nothing measurable (65.6 vs 68.4 ms).
-The section now takes 7 warm samples right after each after-idle one.
+coincide; each pause is followed by 7 warm turns 0.2 s apart, so warm and after-idle samples
+share the machine's load. The reference the target is built on is measured after both
+clients ended: this tree's last /preload (30 messages, httpx's headers) replayed byte for
+byte on a TLS connection opened 50 ms before, alternating with a minimal one-message request;
+the two take the same time (server time differs by tens of microseconds).
+
+Where the time went (bench/tls_trace.py: timestamps patched in from outside on the client,
+the proxy and the server, one clock; 20 turns 1 s apart and the same bytes sent raw after
+each, load average about 1; median ms since add_message):
+
+| Stage | before these changes | now | raw request, same bytes |
+| --- | --- | --- | --- |
+| debounce fired (10 ms timer, /preload body built) | 10.5 | 10.6 | |
+| spare taken (httpx builds the request, httpcore's pool) | 11.3 | 11.4 | |
+| request written to the socket (one TLS record) | 12.4 | 11.8 | 0.0 |
+| proxy read it | 13.1 | 12.1 | 0.5 |
+| server parsed its head (20 ms later) | 34.2 | 32.7 | 21.0 |
+| client read the answer (20 ms later) | 55.8 | 54.1 | 41.9 (proxy wrote it) |
+| body read, decoded | 57.3 | 55.1 | |
+| on_event called / the waiting thread woke | 57.5 / 57.6 | 55.5 / 55.8 | 42.4 (end of answer) |
+
+What was ours, and is gone:
+- The spare was re-opened the moment it was taken: its connect, its ClientHello and, in the
+  proxy and the server, an accept, a new handler thread and a handshake ran exactly while the
+  request was sent (+0.5 ms until it was written) and while the server read it (+0.5 ms from
+  the proxy's write to the server's parse, 0.2 ms for the raw request). The next spare now
+  opens after as long as the last one took to open (a round trip more than the request), or
+  at once when the next debounce starts.
+- httpx's `aiter_raw` closes the response (HTTP/1.0: the connection, a TLS close and the
+  pool's bookkeeping, several loop turns) before the body's iteration ends: the answer waited
+  for it (0.4-0.5 ms). The body is now read from the transport's stream and the response
+  closed 2 ms later in the background, after the I/O thread has let the callbacks thread run.
+- Not the client's, but it cost only the client: LocalAdServer wrote the answer as two
+  segments (head, then body; TCP_NODELAY is not set on its sockets, but the second write
+  went out 0.1-0.2 ms after the first), and the proxy, on the stdlib's millisecond-rounded
+  timers, delivered the second a whole millisecond behind the first (and every chunk up to
+  1 ms late). The raw reference reads to the end and often got both in one read; the client
+  parsed the head, then waited. LocalAdServer now writes an answer in one segment, as
+  production servers send a small one, and the proxy runs on the microsecond selector.
+- TCP_NODELAY is set on every client socket (asyncio and `open_tcp`); head and body go out
+  as one write (one TLS record), as the raw request does.
+
+What remains (about 13 ms over the raw request warm, 10 of them the debounce): ~0.55 ms from
+the debounce's deadline to its firing (the thread's wake-up and building a 30-message body);
+~0.8 ms in httpx and httpcore before the spare is taken (building the request: URL parsing,
+header merging, JSON; two anyio checkpoints); ~0.4 ms to write it; ~1.2 ms from the answer's
+arrival to `on_event` (TLS decryption, h11, two thread hand-offs). These are Python on a cold
+cache: the same `build_request` takes 0.07 ms in a tight loop and 0.4 ms here, and after a
+60 s pause everything is colder still, which is what separates the after-idle median from the
+warm one.
 """
 
 
