@@ -164,7 +164,7 @@ def _stages(turn: dict[str, Any], server_side: list[Event], handshake: int) -> d
     spare's handshake (``handshake`` bytes or fewer, upward) are not the request."""
     start = turn["start"]
     end = max(at for at, _, _ in turn["events"])
-    events = list(turn["events"]) + [e for e in server_side if start <= e[0] <= end]
+    events = [tuple(e) for e in turn["events"]] + [e for e in server_side if start <= e[0] <= end]
     first: dict[str, float] = {}
     for at, name, size in sorted(events):
         if name.startswith("proxy") and name.endswith("up") and 0 < size <= handshake:
