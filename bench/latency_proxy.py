@@ -29,6 +29,7 @@ class LatencyProxy:
     def __init__(self, upstream_port: int, one_way: float, host: str = "127.0.0.1") -> None:
         self.one_way = one_way
         self.connections = 0  # accepted so far (read from the test's thread)
+        self.accepted: list[float] = []  # time.time() of each accept, likewise
         self._upstream = (host, upstream_port)
         self._loop = new_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -59,6 +60,7 @@ class LatencyProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.accepted.append(time.time())
         await asyncio.sleep(self.one_way)  # the SYN's trip to the server
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._upstream)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -675,3 +676,35 @@ def test_the_http_side_sees_only_its_handler_state() -> None:
     }
     assert imported == {"answers", "limits", "pages", "records"}
     assert "owner" not in Path(http_side.__file__).read_text("utf-8")
+
+
+def test_an_answer_is_one_write_head_and_body_together(
+    server: LocalAdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written as head, then body, an answer was two TCP segments (two TLS records) that a
+    client reads and parses one after the other (bench/RESULTS.md section 9)."""
+    sent: list[bytes] = []
+    real_send = socket.socket.send
+
+    def recording_send(sock: socket.socket, data: Any, *args: Any) -> int:
+        if threading.current_thread().name == "kontext-local-ad-server-request":
+            sent.append(bytes(data))
+        return real_send(sock, data, *args)
+
+    monkeypatch.setattr(socket.socket, "send", recording_send)
+    response = httpx.post(
+        server.url + "/preload",
+        json={
+            "publisherToken": "pub-test",
+            "userId": "u",
+            "conversationId": "c",
+            "enabledPlacementCodes": ["inlineAd"],
+            "messages": [
+                {"id": "p", "role": "user", "content": "q", "createdAt": "2026-01-01T00:00:00Z"}
+            ],
+        },
+        headers={"Kontextso-Publisher-Token": "pub-test"},
+    )
+    assert response.status_code == 200
+    assert len(sent) == 1, [len(chunk) for chunk in sent]
+    assert sent[0].startswith(b"HTTP/1.0 200") and sent[0].endswith(response.content)
