@@ -310,6 +310,11 @@ timeouts counted in throwaway probes):
   the request head and body sent in one write (kontext_widget/_network/asyncio_stream.py).
   Since the write now happens at the first read, "request sent" is shorter and "response
   headers" longer than before by the same amount.
+- "Body read" is the end of the body's iteration. httpx's `aiter_raw` closed the response
+  (the connection's close and the pool's bookkeeping, several loop turns) before that end:
+  the client now reads the transport's stream and closes the response 2 ms later in the
+  background, once the callbacks thread has had the interpreter (section 9). LocalAdServer
+  now writes an answer in one segment (it wrote head, then body); the stdlib server does not.
 - Under load every thread hand-off of the async path (caller -> I/O thread -> server ->
   I/O thread -> callbacks thread -> caller) waits for a CPU; the sync baseline has two. At a
   load average of 10-12 on 2 cores the SDK median rises 2-3 ms above the sum of its stages

@@ -108,8 +108,13 @@ async def _attempt(url: str, body: Mapping[str, Any], headers: Mapping[str, str]
     # The body is complete: closing the response (the connection back to the pool,
     # or closed) is bookkeeping of several loop turns that the answer need not wait
     # for, nor the threads its events are delivered on (see ``CLOSE_DELAY``).
-    _io_loop.loop().call_later(CLOSE_DELAY, _io_loop.spawn, _close(response))
+    _io_loop.loop().call_later(CLOSE_DELAY, _close_later, response)
     return RawResponse(response.status_code, content)
+
+
+def _close_later(response: httpx.Response) -> None:
+    # The coroutine is made only now: a timer dropped with its loop leaves none unawaited.
+    _io_loop.spawn(_close(response))
 
 
 async def _close(response: httpx.Response) -> None:
