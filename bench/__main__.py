@@ -340,7 +340,7 @@ Where the time went (bench/tls_trace.py: timestamps patched in from outside on t
 the proxy and the server, one clock; 20 turns 1 s apart and the same bytes sent raw after
 each, load average about 1; median ms since add_message):
 
-| Stage | before these changes | now | raw request, same bytes |
+| Stage | client before (server, proxy as now) | now | raw request, same bytes |
 | --- | --- | --- | --- |
 | debounce fired (10 ms timer, /preload body built) | 10.5 | 10.6 | |
 | spare taken (httpx builds the request, httpcore's pool) | 11.3 | 11.4 | |

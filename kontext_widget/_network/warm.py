@@ -15,13 +15,13 @@ for longer. httpcore asks its network backend (``WarmBackend``) for a
 connection only when its pool has no usable idle one; the backend then hands
 over the spare, if it is still open, and opens the next spare in the
 background once the request it was taken for has had time to finish (as long
-as the last spare took to open: that is a round trip or more longer than the
-request; sooner if the next debounce starts). Opened at once, its connect and
-handshake ran on both ends exactly while the request was sent and answered
-(bench/RESULTS.md section 9). A spare the server closes is re-opened at once if it lived at least
-``MIN_SPARE_LIFE`` (a server that drops idle connections at once is not
-re-dialled in a loop: the next ``prepare``, i.e. the next user message, tries
-again). After the last session of an origin is destroyed its spare is closed
+as the last spare took to open: a round trip or more longer than the request;
+sooner if the next debounce starts). Opened at once, its connect and handshake
+ran on both ends exactly while the request was sent and answered
+(bench/RESULTS.md section 9). A spare the server closes is re-opened at once if
+it lived at least ``MIN_SPARE_LIFE`` (a server that drops idle connections at
+once is not re-dialled in a loop: the next ``prepare``, i.e. the next user
+message, tries again). After the last session of an origin is destroyed its spare is closed
 and its watcher ends: nothing keeps running.
 
 Limits: one spare per origin, never more; nothing is prepared for an origin
