@@ -433,7 +433,7 @@ def tls_compare(warm_per_idle: int = 7, idle_runs: int = 9, idle: float = 60.0) 
     ca_file = directory / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     env = {**os.environ, "SSL_CERT_FILE": str(ca_file), "KONTEXT_WIDGET_CONFIG_DIR": str(directory)}
-    result: dict[str, Any] = {"server": _server_time()}
+    result: dict[str, Any] = {"server": _server_time(), "load_at_start": os.getloadavg()[0]}
     with (
         LocalAdServer(ssl_context=server_context) as server,
         LatencyProxy(server.port, ONE_WAY) as proxy,
@@ -484,6 +484,11 @@ def tls_section() -> list[Figure]:
     target = debounce_ms + ready_ms + 5
     reference = "(the same: a reference, no client code)"
     return [
+        Figure(
+            "load average (1 min) at the start of the run (its end: above the table)",
+            f"{result['load_at_start']:.1f} on {os.cpu_count()} cores",
+            before="(the same run)",
+        ),
         Figure(
             "server time (POST to a plain loopback LocalAdServer, connect included)",
             f"{server_ms:.2f} ms",
