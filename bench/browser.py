@@ -55,6 +55,7 @@ if str(REPO_ROOT) not in sys.path:  # the harness is imported as the package tes
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from bench.browser_profile import PROFILE_CATEGORIES, profile_table  # noqa: E402
+from bench.browser_reference import REFERENCE_CELL, compare_table  # noqa: E402
 from bench.browser_trace import (  # noqa: E402
     BARE_FRAME_JS,
     COMM_ECHO_JS,
@@ -106,12 +107,16 @@ class AdServerAt:
 
 
 VISIBLE = "assistant message added -> ad visible (JupyterLab)"
+REFERENCE_VISIBLE = (
+    "reference floor: a minimal anywidget ad (bench/browser_reference.py), "
+    "t0 -> ad visible (JupyterLab)"
+)
 CLICK = "iframe click -> Python on_event (JupyterLab)"
 # Issue 10's targets: (as shown, median below this many ms).
 TARGETS = {VISIBLE: ("median < 120 ms", 120.0), CLICK: ("median < 30 ms", 30.0)}
 
 # Cell indices of the notebook.
-SESSION, TRACE, USER, RENDER, FLOORS = range(5)
+SESSION, TRACE, USER, RENDER, FLOORS, REFERENCE = range(6)
 
 # The user turn: a new message id each run, and the preload answered before the
 # assistant message comes (as in a chat, where the model takes seconds to reply).
@@ -127,12 +132,17 @@ _USER_CELL = """
 
 # The ad is displayed before its message exists (empty slot), then the message
 # is added: t0 is taken right before add_message attaches the pending bid.
+# Even turns show the bench's minimal reference widget instead (bench/browser_reference.py),
+# in the same cell, so that both kinds of ad take the same place on the page.
 _RENDER_CELL = """
     import time
-    assistant = kw.Message(id=f"a{turn}", role="assistant", content="Waterproof leather boots.")
-    ad = session.render(f"a{turn}")
-    t0 = time.time()
-    session.add_message(assistant)
+    if turn % 2 == 0 and "reference_render" in globals():
+        ad, t0 = reference_render(turn)
+    else:
+        assistant = kw.Message(id=f"a{turn}", role="assistant", content="Waterproof leather boots.")
+        ad = session.render(f"a{turn}")
+        t0 = time.time()
+        session.add_message(assistant)
     mark("assistant-added", turn=turn, t0=t0)
 """
 
@@ -154,7 +164,7 @@ from jupyter_server.services.kernels.connection import channels
 
 _TRACE = os.environ["KW_BENCH_SERVER_TRACE"]
 _NODELAY = os.environ.get("KW_BENCH_NODELAY") == "1"
-_ID = re.compile(rb"messageId=(a[0-9]+)")
+_ID = re.compile(rb"messageId=([ar][0-9]+)")
 
 
 def _trace(what, payload):
@@ -260,10 +270,14 @@ def _stages(pairs: list[tuple[str, float | None]]) -> dict[str, float]:
 
 def one_turn(
     notebook: NotebookPage, log: KernelLog, ad_server: AdServerAt, turn: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Run turn ``turn``; the stage times (wall-clock ms) of its two latencies."""
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    """Run turn ``turn``; the stage times (wall-clock ms) of its two latencies.
+
+    Even turns show the reference widget (bench/browser_reference.py): no click.
+    """
     page = notebook.page
-    message_id = f"a{turn}"
+    reference = turn % 2 == 0
+    message_id = f"{'r' if reference else 'a'}{turn}"
     notebook.run_cell(USER)
     notebook.run_cell(RENDER)
     added = log.wait_for(
@@ -285,6 +299,8 @@ def one_turn(
     expect(frame.locator("html")).to_have_attribute(
         "data-state", "rendered", timeout=EXPECT_TIMEOUT_MS
     )
+    if reference:
+        return _visible_stages(notebook, log, frame, t0, message_id), None
     with page.context.expect_page() as opened:
         frame.locator("#ad a.cta").click()
     landing = opened.value
@@ -292,13 +308,55 @@ def one_turn(
     landing.wait_for_load_state()
     landing.close()
     clicked = log.wait_for_event("ad.clicked", where=lambda r: r["payload"].get("id") == bid_id)
+    visible = _visible_stages(notebook, log, frame, t0, message_id)
     inner = frame.evaluate(FRAME_TIMINGS_JS)
     host = page.evaluate("window.__kwTrace")
-    kernel = [
+    kernel = _kernel_traces(log, t0)
+    own = [r for r in host if r["id"] in (message_id, None)]
+    click_at = _first(inner["trace"], t0, what="click")
+    if click_at is None:
+        raise RuntimeError(f"turn {turn}: the frame recorded no click")
+    click = _stages(
+        [
+            ("click in the frame", click_at),
+            (
+                "click-iframe at the page",
+                _first(own, click_at, what="host-got", name="click-iframe"),
+            ),
+            (
+                "event-iframe ad.clicked at the page",
+                _first(own, click_at, what="host-got", name="ad.clicked"),
+            ),
+            (
+                "ad.clicked sent on the WebSocket",
+                _first(host, click_at, what="ws-out", name="ad.clicked"),
+            ),
+            (
+                "kernel comm_msg handler",
+                _first(kernel, click_at, what="comm-handler", tag="ad.clicked"),
+            ),
+            ("Ad's comm handler", _first(kernel, click_at, what="ad-handler", tag="ad.clicked")),
+            ("on_event called", clicked["t"] * 1000),
+        ]
+    )
+    return visible, click
+
+
+def _kernel_traces(log: KernelLog, t0: float) -> list[dict[str, Any]]:
+    return [
         r
         for r in log.records()
         if r["kind"] == "mark" and r["name"] == "trace" and r["at"] >= t0 - 1
     ]
+
+
+def _visible_stages(
+    notebook: NotebookPage, log: KernelLog, frame: Any, t0: float, message_id: str
+) -> dict[str, float]:
+    """The stage times (wall-clock ms) of one turn's message -> ad visible."""
+    inner = frame.evaluate(FRAME_TIMINGS_JS)
+    host = notebook.page.evaluate("window.__kwTrace")
+    kernel = _kernel_traces(log, t0)
     own = [r for r in host if r["id"] in (message_id, None)]
     server = _server_records()
     visible = _stages(
@@ -347,33 +405,7 @@ def one_turn(
         )
     if inner["scriptTransfer"] is not None:
         visible["creative.js bytes over the network"] = inner["scriptTransfer"]
-    click_at = _first(inner["trace"], t0, what="click")
-    if click_at is None:
-        raise RuntimeError(f"turn {turn}: the frame recorded no click")
-    click = _stages(
-        [
-            ("click in the frame", click_at),
-            (
-                "click-iframe at the page",
-                _first(own, click_at, what="host-got", name="click-iframe"),
-            ),
-            (
-                "event-iframe ad.clicked at the page",
-                _first(own, click_at, what="host-got", name="ad.clicked"),
-            ),
-            (
-                "ad.clicked sent on the WebSocket",
-                _first(host, click_at, what="ws-out", name="ad.clicked"),
-            ),
-            (
-                "kernel comm_msg handler",
-                _first(kernel, click_at, what="comm-handler", tag="ad.clicked"),
-            ),
-            ("Ad's comm handler", _first(kernel, click_at, what="ad-handler", tag="ad.clicked")),
-            ("on_event called", clicked["t"] * 1000),
-        ]
-    )
-    return visible, click
+    return visible
 
 
 def floors(notebook: NotebookPage, ad_server: AdServerAt, runs: int) -> dict[str, str]:
@@ -436,6 +468,7 @@ def measure(base: Path, runs: int) -> dict[str, Any]:
                     _USER_CELL,
                     _RENDER_CELL,
                     FLOORS_CELL,
+                    REFERENCE_CELL,
                 ],
             )
             browser = playwright.chromium.launch(
@@ -447,15 +480,22 @@ def measure(base: Path, runs: int) -> dict[str, Any]:
                 notebook = NotebookPage.open(tab.new_page("lab"), server, name, "lab")
                 notebook.run_cell(SESSION)
                 notebook.run_cell(TRACE)
+                notebook.run_cell(REFERENCE)
                 visible_runs: list[dict[str, float]] = []
                 click_runs: list[dict[str, float]] = []
+                reference_runs: list[dict[str, float]] = []
+                # Ours on odd turns, the reference on even ones: ``runs`` of each.
                 # Traced turns come after the counted ones: tracing slows the page.
-                counted = range(WARMUP + 1, WARMUP + runs + 1)
-                for turn in range(1, WARMUP + runs + PROFILE_TURNS + 1):
+                counted = range(WARMUP + 1, WARMUP + 2 * runs + 1)
+                for turn in range(1, counted.stop + PROFILE_TURNS):
                     if PROFILE_TURNS and turn == counted.stop:
                         browser.start_tracing(page=notebook.page, categories=PROFILE_CATEGORIES)
                     visible, click = one_turn(notebook, log, ad_server, turn)
-                    if turn in counted:
+                    if turn not in counted:
+                        continue
+                    if click is None:
+                        reference_runs.append(visible)
+                    else:
                         visible_runs.append(visible)
                         click_runs.append(click)
                 if PROFILE_TURNS:
@@ -472,6 +512,7 @@ def measure(base: Path, runs: int) -> dict[str, Any]:
     return {
         "visible": visible_runs,
         "click": click_runs,
+        "reference": reference_runs,
         "floors": floor_figures,
         "profile": profile,
     }
@@ -505,8 +546,11 @@ def main(argv: list[str] | None = None) -> int:
     visible_runs, click_runs = measured["visible"], measured["click"]
     visible = [r["visible (animation frame)"] - r["add_message (t0)"] for r in visible_runs]
     click = [r["on_event called"] - r["click in the frame"] for r in click_runs]
+    reference_runs = measured["reference"]
+    reference = [r["visible (animation frame)"] - r["add_message (t0)"] for r in reference_runs]
     figures = {
         VISIBLE: summarize([ms / 1000 for ms in visible]),
+        REFERENCE_VISIBLE: summarize([ms / 1000 for ms in reference]),
         CLICK: summarize([ms / 1000 for ms in click]),
         **measured["floors"],
     }
@@ -516,6 +560,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     breakdown = {
         VISIBLE: stage_table(VISIBLE, VISIBLE_STAGES, visible_runs, "add_message (t0)"),
+        "reference": compare_table(
+            "ours vs the reference, message -> ad visible",
+            VISIBLE_STAGES,
+            visible_runs,
+            reference_runs,
+            "add_message (t0)",
+        ),
         CLICK: stage_table(CLICK, CLICK_STAGES, click_runs, "click in the frame"),
     }
     if measured["profile"] is not None:
@@ -533,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     for other_path in args.also:
         other = json.loads(other_path.read_text(encoding="utf-8"))
         for name, value in other["figures"].items():
-            if name in (VISIBLE, CLICK) or name.startswith("floor:"):
+            if name in (VISIBLE, REFERENCE_VISIBLE, CLICK) or name.startswith("floor:"):
                 figures[f"{name} [{other['label']}, load {other['load'].split(' (')[0]}]"] = value
     for name, value in figures.items():
         print(f"{name}: {value}")

@@ -75,7 +75,7 @@ KERNEL_TRACE_CELL = """
     from ipykernel.iostream import IOPubThread as _IOPubThread
 
     _really_send = _IOPubThread._really_send
-    _frame_id = _re.compile(rb"messageId=(a[0-9]+)")
+    _frame_id = _re.compile(rb"messageId=([ar][0-9]+)")
 
     def _traced_really_send(self, msg, *args, **kwargs):
         try:
