@@ -14,6 +14,17 @@ describe("Liveness", () => {
     expect(liveness.state).toBe("waiting");
   });
 
+  it("only listens when not asked to ask (the model's initialize)", () => {
+    const liveness = new Liveness();
+    const model = new FakeModel({}, "silent");
+    liveness.attach(model.initializeProxy(), new AbortController().signal, false);
+    expect(model.sent).toEqual([]);
+    model.sendFromPython({ kind: "live" });
+    liveness.attach(model, new AbortController().signal);
+    expect(model.sent).toEqual([]);
+    expect(liveness.live).toBe(true);
+  });
+
   it("goes live on Python's answer and tells subscribers once", () => {
     const liveness = new Liveness();
     const model = new FakeModel({}, "silent");

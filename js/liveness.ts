@@ -8,7 +8,12 @@
  * - Python sends `{"kind": "live"}` once when the `Ad` is created, so a page that
  *   sees the widget being created knows at once, even while the cell still runs;
  * - any other page (reloaded, a second tab) asks with `{"kind": "hello"}` and
- *   Python answers `{"kind": "live"}` when the kernel is free.
+ *   Python answers `{"kind": "live"}` when the kernel is free. The first view asks,
+ *   not the model's `initialize`: Python sends `live` before it displays the `Ad`,
+ *   so a page that saw it created has the answer before any view renders, and
+ *   asking anyway costs a kernel round trip whose answer (and the kernel's
+ *   busy/idle status) reaches the page while the ad frame loads (bench/RESULTS.md
+ *   section 6).
  *
  * Custom messages are never part of saved widget state, and a model restored from
  * saved state has no comm (its `send` goes nowhere), so a published notebook never
@@ -48,11 +53,11 @@ export class Liveness {
   }
 
   /**
-   * Listens on `model` (a view's or `initialize`'s proxy) until `signal` aborts and
-   * asks Python once per model. Several proxies may be attached; answers are
-   * idempotent.
+   * Listens on `model` (a view's or `initialize`'s proxy) until `signal` aborts and,
+   * with `ask`, asks Python once per model if no answer came yet. Several proxies
+   * may be attached; answers are idempotent.
    */
-  attach(model: ModelLike, signal: AbortSignal): void {
+  attach(model: ModelLike, signal: AbortSignal, ask = true): void {
     if (signal.aborted) return;
     const onMessage = (content: unknown): void => {
       if (isJsonObject(content) && content.kind === LIVE_KIND) this.set("live");
@@ -68,7 +73,7 @@ export class Liveness {
       },
       { once: true },
     );
-    if (!this.asked && this.current === "waiting") {
+    if (ask && !this.asked && this.current === "waiting") {
       this.asked = true;
       model.send(HELLO);
     }

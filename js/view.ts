@@ -264,8 +264,13 @@ export class AdView implements Claimant {
       modalWindow: this.modal?.frame.contentWindow ?? null,
     });
     if (accepted === null) return;
-    this.relay(accepted);
-    this.act(accepted);
+    // Act first: `update-iframe` and the frame's show are on the ad's way to the
+    // screen, the copy for Python is not (it is queued behind them, not dropped).
+    try {
+      this.act(accepted);
+    } finally {
+      this.relay(accepted);
+    }
   };
 
   /** The copy for Python, bounded in rate and size (relay.ts, docs/protocol.md §13.2). */

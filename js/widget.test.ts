@@ -247,6 +247,8 @@ describe("only under a live session", () => {
     model.sendFromPython({ kind: "live" });
     const view = renderView(model);
     expect(frameOf(view).src).toBe(IFRAME_URL);
+    // It was answered before it asked: no hello, no kernel round trip (liveness.ts).
+    expect(model.sentOfKind("hello")).toHaveLength(0);
   });
 
   it("asks from the view on hosts that do not call initialize", () => {

@@ -32,11 +32,12 @@ const registry = new OwnershipRegistry();
 const liveness = new Liveness();
 
 /**
- * Once per model, before any view: listen for Python's `live` and ask for it, so
- * the answer is usually in before the first view needs it.
+ * Once per model, before any view: listen for Python's `live`, which precedes the
+ * view when this page saw the `Ad` created. Only a view that renders without it
+ * asks (liveness.ts).
  */
 function initialize({ model, signal }: InitializeProps<AdTraits>): void {
-  liveness.attach(model, signal);
+  liveness.attach(model, signal, false);
 }
 
 /**

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import kontext_widget as kw
@@ -222,3 +224,48 @@ def test_a_destroyed_ad_does_not_answer_hello(
     ad.destroy()
     front_end(ad, {"kind": "hello"})
     assert sent == []
+
+
+def test_the_page_gets_one_open_one_live_and_one_update_for_the_bid(
+    server: kw.LocalAdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The page handles comm messages one after another and mounts the frame on the
+    # bid's update: the identity traits ride in comm_open, the bid's four in one update.
+    import comm as comm_package
+    import ipywidgets.widgets.widget as widget_module
+    from comm.base_comm import BaseComm
+
+    published: list[tuple[str, dict[str, Any]]] = []
+
+    class RecordingComm(BaseComm):  # type: ignore[misc]
+        def publish_msg(self, msg_type: str, data: Any = None, *_: Any, **__: Any) -> None:
+            published.append((msg_type, data or {}))
+
+    monkeypatch.setattr(comm_package, "create_comm", RecordingComm)
+    monkeypatch.setattr(widget_module.comm, "create_comm", comm_package.create_comm)
+    with kw.create_session(
+        publisher_token="p", user_id="u", conversation_id="c", ad_server_url=server.url
+    ) as session:
+        session.add_message({"id": "u1", "role": "user", "content": "boots"})
+        assert session.wait_idle(10)
+        ad = session.create_ad("a1", theme="dark")
+        session.add_message({"id": "a1", "role": "assistant", "content": "Boots!"})
+        assert session.wait_idle(10)
+        assert ad.bid_id is not None
+    opened = [data["state"] for kind, data in published if kind == "comm_open"]
+    assert [state["_model_name"] for state in opened] == ["LayoutModel", "AnyModel"]
+    assert {key: opened[1][key] for key in ("message_id", "code", "theme")} == {
+        "message_id": "a1",
+        "code": "inlineAd",
+        "theme": "dark",
+    }
+    messages = [data for kind, data in published if kind == "comm_msg"]
+    assert messages[0] == {"method": "custom", "content": {"kind": "live"}}
+    assert messages[1]["method"] == "update"
+    assert sorted(messages[1]["state"]) == [
+        "frame_context",
+        "iframe_url",
+        "modal_url",
+        "server_origin",
+    ]
+    assert messages[1]["state"]["iframe_url"] == ad.iframe_url
