@@ -17,6 +17,13 @@ each run a new conversation turn with new message ids (``u<n>``, ``a<n>``):
    kernel log gives the ``time.time()`` at which ``on_event`` got ``ad.clicked``.
    The landing tab the click opens is closed once it has loaded.
 
+3. *the reference floor*: every other turn (the even ones) shows, in the same
+   render cell, a minimal anywidget ad written in the bench
+   (``bench/browser_reference.py``: the frame inserted, ``init-iframe`` answered,
+   shown on ``show-iframe``; nothing else) instead of ours, with the same turn
+   shape (displayed empty, then t0 and one trait sync with a fresh bid's frame
+   URL), so ``RUNS`` turns of each kind alternate under the same load.
+
 Each turn is also timed stage by stage (``bench/browser_trace.py``: a kernel
 cell wrapping the assignment, the trait sync, the IOPub send and the comm
 handlers; a jupyter_server config file recording the sync's pass through the
@@ -210,8 +217,12 @@ VISIBLE_STAGES = [
     "sync leaves the kernel's IOPub thread",
     "sync at jupyter_server (from ZMQ)",
     "sync written to the WebSocket (jupyter_server)",
+    "first comm_open at the page",
+    "Python's live at the page",
+    "display_data at the page",
     "sync at the page's WebSocket",
     "widget module evaluated (anywidget)",
+    "hello sent (liveness asked)",
     "view rendered",
     "iframe inserted (view)",
     "frame document requested",
@@ -380,7 +391,12 @@ def _visible_stages(
                 "sync written to the WebSocket (jupyter_server)",
                 _first(server, t0, what="server-wrote-update", id=message_id),
             ),
+            # Sent before t0 (the ad is displayed first), held with the sync (Nagle).
+            ("first comm_open at the page", _first(host, t0 - 50, what="ws-in-open")),
+            ("Python's live at the page", _first(host, t0 - 50, what="ws-in-live")),
+            ("display_data at the page", _first(host, t0 - 50, what="ws-in-display")),
             ("sync at the page's WebSocket", _first(own, t0, what="ws-in-update", id=message_id)),
+            ("hello sent (liveness asked)", _first(host, t0, what="ws-out-hello")),
             ("widget module evaluated (anywidget)", _first(host, t0, what="evaluated")),
             ("view rendered", _first(own, t0, what="render", id=message_id)),
             ("iframe inserted (view)", _first(own, t0, what="iframe-inserted", id=message_id)),

@@ -204,6 +204,9 @@ PAGE_TRACE_JS = r"""
       super(...args);
       this.addEventListener("message", (event) => {
         const body = text(event.data);
+        if (body.includes('"comm_open"')) rec("ws-in-open");
+        if (body.includes('"display_data"')) rec("ws-in-display");
+        if (body.includes('"kind": "live"') || body.includes('"kind":"live"')) rec("ws-in-live");
         if (!body.includes('"comm_msg"') || !body.includes('"iframe_url"')) return;
         if (!/"method":\s*"update"/.test(body)) return;
         const id = idOf((/"iframe_url":\s*"([^"]*)"/.exec(body) || [])[1]);
@@ -212,6 +215,7 @@ PAGE_TRACE_JS = r"""
     }
     send(data) {
       const body = text(data);
+      if (body.includes('"hello"')) rec("ws-out-hello");
       if (body.includes("frame-message")) {
         const type = (/"type":\s*"([a-z-]+-iframe)"/.exec(body) || [])[1];
         const name = (/"name":\s*"([a-z.-]+)"/.exec(body) || [])[1];
