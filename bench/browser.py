@@ -210,6 +210,7 @@ tornado.websocket.WebSocketHandler.write_message = _write_message_traced
 """
 
 VISIBLE_STAGES = [
+    "render cell started (kernel)",
     "add_message (t0)",
     "render cell ended (kernel)",
     "bid assigned to the Ad (kernel loop)",
@@ -217,6 +218,7 @@ VISIBLE_STAGES = [
     "sync leaves the kernel's IOPub thread",
     "sync at jupyter_server (from ZMQ)",
     "sync written to the WebSocket (jupyter_server)",
+    "render cell's execute_input at the page",
     "first comm_open at the page",
     "Python's live at the page",
     "display_data at the page",
@@ -264,6 +266,21 @@ def _first(records: list[dict[str, Any]], after: float, **match: Any) -> float |
         if r["at"] >= after and all(r.get(key) == value for key, value in match.items())
     ]
     return min(times) if times else None
+
+
+def _last(records: list[dict[str, Any]], near: float, **match: Any) -> float | None:
+    """The time (ms) of the last matching record within a second either side of ``near``.
+
+    For the render cell's start (kernel) and its first messages at the page: sent a
+    few ms before t0, they may arrive after it; the user cell ran before, and no
+    cell runs after it until the turn is measured.
+    """
+    times = [
+        r["at"]
+        for r in records
+        if abs(r["at"] - near) <= 1000 and all(r.get(key) == value for key, value in match.items())
+    ]
+    return max(times) if times else None
 
 
 def _server_records() -> list[dict[str, Any]]:
@@ -357,7 +374,7 @@ def _kernel_traces(log: KernelLog, t0: float) -> list[dict[str, Any]]:
     return [
         r
         for r in log.records()
-        if r["kind"] == "mark" and r["name"] == "trace" and r["at"] >= t0 - 1
+        if r["kind"] == "mark" and r["name"] == "trace" and r["at"] >= t0 - 1000
     ]
 
 
@@ -372,6 +389,7 @@ def _visible_stages(
     server = _server_records()
     visible = _stages(
         [
+            ("render cell started (kernel)", _last(kernel, t0, what="cell-started")),
             ("add_message (t0)", t0),
             ("render cell ended (kernel)", _first(kernel, t0, what="cell-ended")),
             (
@@ -392,6 +410,10 @@ def _visible_stages(
                 _first(server, t0, what="server-wrote-update", id=message_id),
             ),
             # Sent before t0 (the ad is displayed first), held with the sync (Nagle).
+            (
+                "render cell's execute_input at the page",
+                _last(host, t0, what="ws-in-execute-input"),
+            ),
             ("first comm_open at the page", _first(host, t0 - 50, what="ws-in-open")),
             ("Python's live at the page", _first(host, t0 - 50, what="ws-in-live")),
             ("display_data at the page", _first(host, t0 - 50, what="ws-in-display")),

@@ -105,6 +105,11 @@ KERNEL_TRACE_CELL = """
         _trace("cell-ended")
 
     _get_ipython().events.register("post_run_cell", _cell_ended)
+
+    def _cell_started(info):
+        _trace("cell-started")
+
+    _get_ipython().events.register("pre_run_cell", _cell_started)
     mark("traced")
 """
 
@@ -204,6 +209,7 @@ PAGE_TRACE_JS = r"""
       super(...args);
       this.addEventListener("message", (event) => {
         const body = text(event.data);
+        if (body.includes('"execute_input"')) rec("ws-in-execute-input");
         if (body.includes('"comm_open"')) rec("ws-in-open");
         if (body.includes('"display_data"')) rec("ws-in-display");
         if (body.includes('"kind": "live"') || body.includes('"kind":"live"')) rec("ws-in-live");
