@@ -177,6 +177,45 @@ What the breakdown showed and what changed:
   (show -> resize about 30 ms): it is now hidden by `visibility: hidden` at height 0, laid out,
   and sends its height with `show-iframe` (show -> resize under 1 ms). From the iframe's
   insertion to the ad on screen: about 165 ms before, 95 ms now.
+- Visible, against a reference (issue 10 item 3): every other counted turn shows, in the same
+  render cell, a minimal anywidget ad written in the bench (bench/browser_reference.py, about
+  40 lines of ESM: the frame inserted hidden at height 0, `init-iframe` answered with the same
+  `update-iframe` context, shown on `show-iframe` at the `resize-iframe` height; no liveness,
+  relay, slot reservation, theme or heartbeat), displayed empty and then given a fresh bid's
+  frame URL in one trait sync, timed with the same stages: the "ours vs the reference" tables.
+  Before (main 4c50cd5) ours was 30 ms behind it at the median (146 vs 115 ms; an earlier pair
+  of runs: 149 vs 122), all of it after the sync reached the page. Ours sent four comm
+  messages more than it needed (`message_id`/`code`/`theme` in an update after `comm_open`,
+  and the bid's four traits as four updates: `hold_trait_notifications` does not batch
+  ipywidgets syncs) and JupyterLab handles a kernel's comm messages one after another; and the
+  model's `initialize` asked `hello` although Python's `live` was queued right behind it, so a
+  kernel round trip's answer, with the kernel's busy/idle status, reached the page while the
+  frame loaded (in a loaded run creative.js arrived 16 ms and the creative started 30 ms later
+  than the reference's). Now the three traits ride in `comm_open`, the bid is one update
+  (`hold_sync`), the first view asks only if `live` has not come (a reloaded page still asks),
+  and a frame message is acted on (`update-iframe` posted) before its copy is relayed to
+  Python. Ours is now 15 ms behind the reference (117 vs 102 ms, same run; an earlier pair:
+  122 vs 116, 6 ms), the gap spread over the steps up to the iframe's insertion (module
+  evaluation of the 19 KB bundle against about 1 KB, the view's start, output attachment: +6
+  to +11 ms) and nothing of ours after it that a table resolves. A disabled slot reservation
+  measured no faster (one 12-turn run, so it stays).
+
+What is left (the reference's own stages, this tree): the kernel starts the render cell 6 ms
+before t0 (creating and displaying the widget); its first message (`execute_input`) reaches the
+page 30 ms after t0, with the widget's `comm_open`, `live`, `display_data` and the sync right
+behind it: jupyter_server's Nagle holds them for the browser's delayed ACK, and the rest is the
+page's main thread (still 25 ms with TCP_NODELAY, below; not broken down here); JupyterLab,
+ipywidgets and anywidget then need 15 ms to create the model and evaluate its module, the output
+is attached and the iframe inserted 4-5 ms later (about 50 ms after t0), and the frame needs
+about 50 ms more in the notebook (document 8-13 ms, creative.js from the cache 15 ms, script
+start 5-10 ms, init/update/show 5 ms, the next animation frame 8-12 ms) against 28-42 ms for the
+bare frame floor outside the widget machinery. With TCP_NODELAY set in jupyter_server
+(`KW_BENCH_NODELAY=1`, the bracketed rows) the bare comm round trip drops from 46 to 7 ms but
+the ad gains little (ours 123, the reference 118 ms in that run; 120 / 101 in a 10-turn run):
+the cell's `execute_input` still reaches the page 25 ms after t0, so most of that leg is the
+page's main thread, not the socket. The target (120 ms) is about the least any anywidget ad can
+do in this JupyterLab on this machine: the reference is 102-118 ms across these runs, ours
+117-123 ms. The older analysis below predates these cuts and the reference.
 
 What is left and why (the floors): the bid is assigned and its trait sync sent within 5 ms of
 `add_message` (the session delivers on the kernel loop's next turn, after the cell). The rest is
