@@ -62,7 +62,7 @@ if str(REPO_ROOT) not in sys.path:  # the harness is imported as the package tes
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from bench.browser_profile import PROFILE_CATEGORIES, profile_table  # noqa: E402
-from bench.browser_reference import REFERENCE_CELL, compare_table  # noqa: E402
+from bench.browser_reference import REFERENCE_CELL, compare_table, only_turns  # noqa: E402
 from bench.browser_trace import (  # noqa: E402
     BARE_FRAME_JS,
     COMM_ECHO_JS,
@@ -546,7 +546,15 @@ def measure(base: Path, runs: int) -> dict[str, Any]:
                 browser.close()
     finally:
         server.stop()
-    profile = profile_table(trace, ad_origin) if trace is not None else None
+    profile = None
+    if trace is not None:  # the page's main thread, ours and the reference's turns apart
+        profile = profile_table(only_turns(trace, "a"), ad_origin)
+        reference = profile_table(only_turns(trace, "r"), ad_origin)
+        profile += [
+            "",
+            reference[0].replace("| page main thread,", "| reference: page main thread,"),
+        ]
+        profile += reference[1:]
     return {
         "visible": visible_runs,
         "click": click_runs,

@@ -20,6 +20,7 @@ side by side.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Mapping, Sequence
 
@@ -146,3 +147,20 @@ def compare_table(
         delta = f"{mine - theirs:+.1f}" if mine is not None and theirs is not None else ""
         lines.append(f"| {stage} | {cells[0]} | {cells[1]} | {delta} | {n_mine} / {n_theirs} |")
     return lines
+
+
+def only_turns(trace: bytes, kind: str) -> bytes:
+    """The Chromium trace with the ``kwb:`` turn marks of one kind of turn only.
+
+    ``kind`` is the message id's letter: ``a`` for ours, ``r`` for the reference.
+    bench/browser_profile.py splits the page's main thread per turn between those
+    marks, so each kind gets its own table.
+    """
+    document = json.loads(trace)
+    document["traceEvents"] = [
+        event
+        for event in document["traceEvents"]
+        if not str(event.get("name", "")).startswith("kwb:")
+        or str(event["name"]).rsplit(":", 1)[-1].startswith(kind)
+    ]
+    return json.dumps(document).encode()
