@@ -194,15 +194,19 @@ What the breakdown showed and what changed:
   than the reference's). Now the three traits ride in `comm_open`, the bid is one update
   (`hold_sync`), the first view asks only if `live` has not come (a reloaded page still asks),
   and a frame message is acted on (`update-iframe` posted) before its copy is relayed to
-  Python. Ours is now 15 ms behind the reference (117 vs 102 ms, same run; an earlier pair:
-  122 vs 116, 6 ms), the gap spread over the steps up to the iframe's insertion (module
-  evaluation of the 19 KB bundle against about 1 KB, the view's start, output attachment: +6
-  to +11 ms) and nothing of ours after it that a table resolves. A disabled slot reservation
+  Python. Ours is now 6-20 ms behind the reference in three 30-turn runs (122 vs 116 and 117
+  vs 102 ms; 135 vs 116 ms once main's bounds box, cad7662, was rebased in: the tables below),
+  about 10 ms of it by the iframe's insertion (module evaluation of the 19 KB bundle against
+  about 1 KB, the view's start, output attachment) and the rest spread over the frame's load.
+  A Chromium trace of 10 more turns of each kind (`KW_BENCH_PROFILE=20`, the two main-thread
+  tables) finds the page's main thread on 114 ms per turn of ours between the sync's arrival
+  and the ad on screen against 97 for the reference: 13 ms more task time the trace names no
+  script for, the widget module's script 4.3 ms against 0.6. A disabled slot reservation
   measured no faster (one 12-turn run, so it stays).
 
 What is left (the reference's own stages, this tree): the kernel starts the render cell 6 ms
 before t0 (creating and displaying the widget); its first message (`execute_input`) reaches the
-page 30 ms after t0, with the widget's `comm_open`, `live`, `display_data` and the sync right
+page 30-33 ms after t0, with the widget's `comm_open`, `live`, `display_data` and the sync right
 behind it: jupyter_server's Nagle holds them for the browser's delayed ACK, and the rest is the
 page's main thread (still 25 ms with TCP_NODELAY, below; not broken down here); JupyterLab,
 ipywidgets and anywidget then need 15 ms to create the model and evaluate its module, the output
@@ -214,8 +218,9 @@ bare frame floor outside the widget machinery. With TCP_NODELAY set in jupyter_s
 the ad gains little (ours 123, the reference 118 ms in that run; 120 / 101 in a 10-turn run):
 the cell's `execute_input` still reaches the page 25 ms after t0, so most of that leg is the
 page's main thread, not the socket. The target (120 ms) is about the least any anywidget ad can
-do in this JupyterLab on this machine: the reference is 102-118 ms across these runs, ours
-117-123 ms. The older analysis below predates these cuts and the reference.
+do in this JupyterLab on this machine: in three 30-turn runs the reference took 102-116 ms and
+ours 117-135 ms (the target met in one). The older analysis below predates these cuts and the
+reference.
 
 What is left and why (the floors): the bid is assigned and its trait sync sent within 5 ms of
 `add_message` (the session delivers on the kernel loop's next turn, after the cell). The rest is
