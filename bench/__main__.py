@@ -194,8 +194,9 @@ What the breakdown showed and what changed:
   than the reference's). Now the three traits ride in `comm_open`, the bid is one update
   (`hold_sync`), the first view asks only if `live` has not come (a reloaded page still asks),
   and a frame message is acted on (`update-iframe` posted) before its copy is relayed to
-  Python. Ours is now 6-20 ms behind the reference in three 30-turn runs (122 vs 116 and 117
-  vs 102 ms; 135 vs 116 ms once main's bounds box, cad7662, was rebased in: the tables below),
+  Python. Ours is now 6-26 ms behind the reference in four 30-turn runs (122 vs 116 and 117 vs
+  102 ms; 135 vs 116, the tables below, and 135 vs 109 ms once main's bounds box, cad7662, was
+  rebased in; without the box, 129 vs 117 ms in 15 turns, so the runs' spread, not the box),
   about 10 ms of it by the iframe's insertion (module evaluation of the 19 KB bundle against
   about 1 KB, the view's start, output attachment) and the rest spread over the frame's load.
   A Chromium trace of 10 more turns of each kind (`KW_BENCH_PROFILE=20`, the two main-thread
@@ -218,7 +219,7 @@ bare frame floor outside the widget machinery. With TCP_NODELAY set in jupyter_s
 the ad gains little (ours 123, the reference 118 ms in that run; 120 / 101 in a 10-turn run):
 the cell's `execute_input` still reaches the page 25 ms after t0, so most of that leg is the
 page's main thread, not the socket. The target (120 ms) is about the least any anywidget ad can
-do in this JupyterLab on this machine: in three 30-turn runs the reference took 102-116 ms and
+do in this JupyterLab on this machine: in four 30-turn runs the reference took 102-116 ms and
 ours 117-135 ms (the target met in one). The older analysis below predates these cuts and the
 reference.
 
