@@ -196,14 +196,15 @@ What the breakdown showed and what changed:
   and a frame message is acted on (`update-iframe` posted) before its copy is relayed to
   Python. Ours is now 6-26 ms behind the reference in four 30-turn runs (122 vs 116 and 117 vs
   102 ms; 135 vs 116, the tables below, and 135 vs 109 ms once main's bounds box, cad7662, was
-  rebased in; without the box, 129 vs 117 ms in 15 turns, so the runs' spread, not the box),
-  about 10 ms of it by the iframe's insertion (module evaluation of the 19 KB bundle against
-  about 1 KB, the view's start, output attachment) and the rest spread over the frame's load.
-  A Chromium trace of 10 more turns of each kind (`KW_BENCH_PROFILE=20`, the two main-thread
-  tables) finds the page's main thread on 114 ms per turn of ours between the sync's arrival
-  and the ad on screen against 97 for the reference: 13 ms more task time the trace names no
-  script for, the widget module's script 4.3 ms against 0.6. A disabled slot reservation
-  measured no faster (one 12-turn run, so it stays).
+  rebased in; without the box, 129 vs 117 ms in 15 turns: whether the box costs is within the
+  runs' spread, not resolved), about 10 ms of it by the iframe's insertion (module evaluation
+  of the 19 KB bundle against about 1 KB, the view's start, output attachment) and the rest
+  spread over the frame's load. A Chromium trace of 10 more turns of each kind
+  (`KW_BENCH_PROFILE=20`, the two main-thread tables) finds the page's main thread on 114 ms
+  per turn of ours between the sync's arrival and the ad on screen against 97 for the
+  reference: 13 ms more task time the trace names no script for, the widget module's script
+  4.3 ms against 0.6. A disabled slot reservation measured no faster (one 12-turn run, so it
+  stays).
 
 What is left (the reference's own stages, this tree): the kernel starts the render cell 6 ms
 before t0 (creating and displaying the widget); its first message (`execute_input`) reaches the
