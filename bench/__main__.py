@@ -183,32 +183,35 @@ What the breakdown showed and what changed:
   `update-iframe` context, shown on `show-iframe` at the `resize-iframe` height; no liveness,
   relay, slot reservation, theme or heartbeat), displayed empty and then given a fresh bid's
   frame URL in one trait sync, timed with the same stages: the "ours vs the reference" tables.
-  Before (main 4c50cd5) ours was 30 ms behind it at the median (146 vs 115 ms; an earlier pair
-  of runs: 149 vs 122), all of it after the sync reached the page. Ours sent four comm
-  messages more than it needed (`message_id`/`code`/`theme` in an update after `comm_open`,
-  and the bid's four traits as four updates: `hold_trait_notifications` does not batch
-  ipywidgets syncs) and JupyterLab handles a kernel's comm messages one after another; and the
-  model's `initialize` asked `hello` although Python's `live` was queued right behind it, so a
-  kernel round trip's answer, with the kernel's busy/idle status, reached the page while the
-  frame loaded (in a loaded run creative.js arrived 16 ms and the creative started 30 ms later
-  than the reference's). Now the three traits ride in `comm_open`, the bid is one update
-  (`hold_sync`), the first view asks only if `live` has not come (a reloaded page still asks),
-  and a frame message is acted on (`update-iframe` posted) before its copy is relayed to
-  Python. Ours is now 6-26 ms behind the reference in four 30-turn runs (122 vs 116 and 117 vs
-  102 ms; 135 vs 116, the tables below, and 135 vs 109 ms once main's bounds box, cad7662, was
-  rebased in; without the box, 129 vs 117 ms in 15 turns: whether the box costs is within the
-  runs' spread, not resolved), about 10 ms of it by the iframe's insertion (module evaluation
-  of the 19 KB bundle against about 1 KB, the view's start, output attachment) and the rest
-  spread over the frame's load. A Chromium trace of 10 more turns of each kind
-  (`KW_BENCH_PROFILE=20`, the two main-thread tables) finds the page's main thread on 114 ms
-  per turn of ours between the sync's arrival and the ad on screen against 97 for the
-  reference: 13 ms more task time the trace names no script for, the widget module's script
-  4.3 ms against 0.6. A disabled slot reservation measured no faster (one 12-turn run, so it
-  stays).
+  Before (main 4c50cd5, the Before column: a run of main's code with these bench files, load
+  2.1, an hour before the Measured one, so compare each with its own reference) ours was 30 ms
+  behind it at the median (146 vs 115 ms; an earlier pair of runs: 149 vs 122), all of it
+  after the sync reached the page. Ours sent four comm messages more than it needed
+  (`message_id`/`code`/`theme` in an update after `comm_open`, and the bid's four traits as
+  four updates: `hold_trait_notifications` does not batch ipywidgets syncs) and JupyterLab
+  handles a kernel's comm messages one after another; and the model's `initialize` asked
+  `hello` although Python's `live` was queued right behind it, so a kernel round trip's
+  answer, with the kernel's busy/idle status, reached the page while the frame loaded (in a
+  loaded run creative.js arrived 16 ms and the creative started 30 ms later than the
+  reference's). Now the three traits ride in `comm_open`, the bid is one update (`hold_sync`),
+  the first view asks only if `live` has not come (a reloaded page still asks), and a frame
+  message is acted on (`update-iframe` posted) before its copy is relayed to Python. Ours is
+  now 6-26 ms behind the reference in five 30-turn runs: 110 vs 99 ms in the run the tables
+  below come from (the rebased tree on a quiet machine, load 0.6 at its start), 122 vs 116 and
+  117 vs 102 before main's bounds box (cad7662) was rebased in, 135 vs 116 and 135 vs 109 with
+  it under load 2-3.5 (without the box, 129 vs 117 ms in 15 turns: whether the box costs is
+  within the runs' spread, not resolved), about 10 ms of it by the iframe's insertion (module
+  evaluation of the 19 KB bundle against about 1 KB, the view's start, output attachment) and
+  the rest spread over the frame's load. A Chromium trace of 10 more turns of each kind
+  (`KW_BENCH_PROFILE=20`, an earlier run: the ours/reference main-thread tables) finds the
+  page's main thread on 114 ms per turn of ours between the sync's arrival and the ad on
+  screen against 97 for the reference: 13 ms more task time the trace names no script for, the
+  widget module's script 4.3 ms against 0.6. A disabled slot reservation measured no faster
+  (one 12-turn run, so it stays).
 
 What is left (the reference's own stages, this tree): the kernel starts the render cell 6 ms
 before t0 (creating and displaying the widget); its first message (`execute_input`) reaches the
-page 30-33 ms after t0, with the widget's `comm_open`, `live`, `display_data` and the sync right
+page 30-40 ms after t0, with the widget's `comm_open`, `live`, `display_data` and the sync right
 behind it: jupyter_server's Nagle holds them for the browser's delayed ACK, and the rest is the
 page's main thread (still 25 ms with TCP_NODELAY, below; not broken down here); JupyterLab,
 ipywidgets and anywidget then need 15 ms to create the model and evaluate its module, the output
@@ -220,9 +223,9 @@ bare frame floor outside the widget machinery. With TCP_NODELAY set in jupyter_s
 the ad gains little (ours 123, the reference 118 ms in that run; 120 / 101 in a 10-turn run):
 the cell's `execute_input` still reaches the page 25 ms after t0, so most of that leg is the
 page's main thread, not the socket. The target (120 ms) is about the least any anywidget ad can
-do in this JupyterLab on this machine: in four 30-turn runs the reference took 102-116 ms and
-ours 117-135 ms (the target met in one). The older analysis below predates these cuts and the
-reference.
+do in this JupyterLab on this machine: in five 30-turn runs the reference took 99-116 ms and
+ours 110-135 ms (the target met in two: 110 and 117 ms). The older analysis below predates these
+cuts and the reference.
 
 What is left and why (the floors): the bid is assigned and its trait sync sent within 5 ms of
 `add_message` (the session delivers on the kernel loop's next turn, after the cell). The rest is
