@@ -214,7 +214,7 @@ before t0 (creating and displaying the widget); its first message (`execute_inpu
 page 30-40 ms after t0, with the widget's `comm_open`, `live`, `display_data` and the sync right
 behind it: jupyter_server's Nagle holds them for the browser's delayed ACK, and the rest is the
 page's main thread (still 25 ms with TCP_NODELAY, below; not broken down here); JupyterLab,
-ipywidgets and anywidget then need 15 ms to create the model and evaluate its module, the output
+ipywidgets and anywidget then need 10-15 ms to create the model and evaluate its module, the output
 is attached and the iframe inserted 4-5 ms later (about 50 ms after t0), and the frame needs
 about 50 ms more in the notebook (document 8-13 ms, creative.js from the cache 15 ms, script
 start 5-10 ms, init/update/show 5 ms, the next animation frame 8-12 ms) against 28-42 ms for the
