@@ -149,6 +149,19 @@ SECTIONS: list[Section] = [
 ]
 
 BROWSER_NOTE = """\
+Where the two browser targets stand (issue 10 item 3), in short: iframe click -> `on_event`
+11 ms (target 30). Assistant message added -> ad visible 110 ms at the median in
+`bench.browser` (target 120), beside 99 ms for a minimal reference anywidget ad in the same run
+(bench/browser_reference.py: the least any anywidget ad can do here); five 30-turn runs gave
+ours 110-135 ms and the reference 99-116 ms, so under load (2-3.5) both miss. With no DevTools
+client attached (`bench.browser_bare`, how a reader's browser runs) it is 102 ms (n 25, load
+about 1; Playwright attached to the same page: 124-131 ms, +22 to +28 ms paired). The floor
+under both: jupyter_server's kernel WebSocket with Nagle on (the cell's first message reaches
+the page 30-40 ms after the cell's `add_message`), JupyterLab/anywidget creating the model and
+output (10-15 ms), the frame's load in the notebook (about 45-50 ms), and a renderer main thread
+that waits for one of the 2 cores about half as long as it runs. The paragraphs below give the
+breakdown, the cuts and the history in order.
+
 Browser latencies come from `python -m bench.browser` (about 70 s per run on this machine:
 JupyterLab, headless Chromium, 30 counted turns in one notebook after 2 warm-up turns), which
 writes `bench/browser_timings.json`; Before is the same script run on an export of main's code
@@ -159,9 +172,9 @@ WebSocket), the page and every ad frame by a Playwright init script (the kernel 
 iframe's insertion, frame messages as the page receives them, the frame's navigation and
 resource timings, the first animation frame showing the ad at a real height) and by the
 widget's own User Timing marks (js/widget.ts). Kernel and browser read one machine clock.
-Medians of stages need not add up. The figures above are from a quiet machine (load average
-1-2, both runs back to back); the findings below were made under load 5-14, which stretches
-every stage that needs a CPU.
+Medians of stages need not add up. The Measured figures are from a quiet machine (load 0.6 at
+the start of the run, 1.8 at its end); some findings below were made under load 5-14, which
+stretches every stage that needs a CPU.
 
 What the breakdown showed and what changed:
 - Click: the page received `click-iframe`, opened the landing tab at once (the browser creates
@@ -234,28 +247,28 @@ message from the kernel to the page costs 45-50 ms (bare round trip minus the pa
 leg), because jupyter_server's kernel WebSocket leaves Nagle's algorithm on: a small message
 written while the previous one is unacknowledged waits for the browser's delayed ACK (40 ms on
 Linux). With TCP_NODELAY set in the server (`KW_BENCH_NODELAY=1`: an experiment in the bench,
-nothing the widget can set) the bare round trip drops to 10-13 ms, but the ad's path gains
-less, because that leg overlaps the page creating the new Ad's model (anywidget evaluates the
-18 KB bundle once per model, then the view renders): the iframe is inserted 70-100 ms after the
-sync left the kernel with or without it. From the insertion, a bare creative frame driven by a
-page script without any comm needs 50-60 ms to be visible (document request, cached assets,
-script start, init/update round trip). Kernel (5 ms) + jupyter_server (3-10 ms) + the comm leg
-(45-50 ms) + a bare frame (50-60 ms) is already about the 120 ms target on this loaded machine:
-the target is missed by these floors plus JupyterLab's model creation, not by a wait of ours.
-On the quiet machine (tables above; runs gave 167-186 ms): the sync leaves jupyter_server
-8 ms after `add_message` and reaches the page at 55-57 ms (the 46-50 ms comm leg), the iframe
-is inserted at 81-84 ms (module evaluation, view render) and the ad is visible at 167-186 ms;
-the bare frame floor is 42 ms, the same frame inside the notebook takes 85-100 ms from
-insertion (creative.js, though from the cache, arrives 18-28 ms after the document and starts
-running about 20 ms later). The floors add up to about 100 ms; the rest is the page's main
-thread. Where its time goes (bench/browser_profile.py, `KW_BENCH_PROFILE=10`: a Chromium trace
-of 10 more turns with the scheduler's tasks, Mojo messages, Blink, V8 compile, navigation and
-loading events; every event charged its self time, in wall time and in the thread's CPU time;
-tracing slows the page, so read it as proportions; tables below): of the 135 ms between the
-sync's arrival and the ad on screen the thread is idle 2 ms and inside tasks 133 ms, but on a
-core only 73 ms of them. For 59 ms it is runnable and waits for one of the 2 cores: that is the
-"80 ms of task time the trace attributes to no step" of the first trace (which split only the
-named steps' wall time). Chromium's other threads use about 65 ms of CPU in the same window
+nothing the widget can set) the bare round trip drops to 10-13 ms, but the ad's path gains less,
+because that leg overlaps the page creating the new Ad's model (anywidget evaluates the 18 KB
+bundle once per model, then the view renders): the iframe is inserted 70-100 ms after the sync
+left the kernel with or without it. From the insertion, a bare creative frame driven by a page
+script without any comm needs 50-60 ms to be visible (document request, cached assets, script
+start, init/update round trip). Kernel (5 ms) + jupyter_server (3-10 ms) + the comm leg (45-50
+ms) + a bare frame (50-60 ms) is already about the 120 ms target on this loaded machine: the
+target is missed by these floors plus JupyterLab's model creation, not by a wait of ours. On the
+quiet machine before the reference and its cuts (runs gave 167-186 ms): the sync leaves
+jupyter_server 8 ms after `add_message` and reaches the page at 55-57 ms (the 46-50 ms comm
+leg), the iframe is inserted at 81-84 ms (module evaluation, view render) and the ad is visible
+at 167-186 ms; the bare frame floor is 42 ms, the same frame inside the notebook takes 85-100 ms
+from insertion (creative.js, though from the cache, arrives 18-28 ms after the document and
+starts running about 20 ms later). The floors add up to about 100 ms; the rest is the page's
+main thread. Where its time goes (bench/browser_profile.py, `KW_BENCH_PROFILE=10`: a Chromium
+trace of 10 more turns with the scheduler's tasks, Mojo messages, Blink, V8 compile, navigation
+and loading events; every event charged its self time, in wall time and in the thread's CPU
+time; tracing slows the page, so read it as proportions; tables below): of the 135 ms between
+the sync's arrival and the ad on screen the thread is idle 2 ms and inside tasks 133 ms, but on
+a core only 73 ms of them. For 59 ms it is runnable and waits for one of the 2 cores: that is
+the "80 ms of task time the trace attributes to no step" of the first trace (which split only
+the named steps' wall time). Chromium's other threads use about 65 ms of CPU in the same window
 (browser main thread 29, GPU process compositor 9, renderer compositor 8, IO threads 13, raster
 and other workers 6, the DevTools pipe 1), so Chromium alone keeps one core busy; the kernel,
 jupyter_server, the bench's Playwright driver and whatever else runs share the other. The 73 ms
@@ -282,14 +295,16 @@ it runs (Chromium started by the script with Playwright's scheduling switches an
 another reads it afterwards), beside the same blocks with Playwright attached over CDP (its
 Network, Page and Runtime domains, utility world and frame tracking), the ad server in its own
 process or in Playwright's, and the bench's trace script in every frame, rotating, 25 turns
-each. On a quiet machine (two runs, load 0.1-0.6; the rows above are the second) the ad is on
-screen 108 and 116 ms after `add_message` uninstrumented (105 and 111 ms with the ad server in
-the idle bench process), 132-162 ms with Playwright attached: against the bare turn of the same
-round, +17 to +46 ms. Three earlier runs under load 2-4 (other helpers' builds and tests) gave
+each. The rows above are a run of this tree with the reference's cuts (load about 1): bare
+102 ms, Playwright attached 124-131 ms, +22 to +28 ms against the bare turn of the same round.
+Before those cuts, on a quiet machine (two runs, load 0.1-0.6) the ad was on screen 108 and
+116 ms after `add_message` uninstrumented (105 and 111 ms with the ad server in the idle bench
+process), 132-162 ms with Playwright attached: +17 to +46 ms paired. Three earlier runs
+under load 2-4 (other helpers' builds and tests) gave
 bare 118-162 ms and Playwright attached 162-194 ms; pooled (75 turns each) bare 132 ms,
 Playwright attached 171 ms, paired +39 ms. `python -m bench.browser` itself, run right after the
-second quiet run, gave 164 ms (load 2.3 at its end). So about 30-45 ms of the
-167 ms of `bench.browser` is the instrumentation, nearly all of it Playwright's DevTools session
+second quiet run, gave 164 ms (load 2.3 at its end). So about 20-45 ms of what
+`bench.browser` measures is the instrumentation, nearly all of it Playwright's DevTools session
 being attached. With the ad server in the Playwright process the ad came a median 16 ms later
 than with it in its own process (five runs: -9 to +29 ms, the GIL shared with the DevTools event
 stream); the trace script in the frames cost nothing measurable (-18 to +11 ms). The session's
