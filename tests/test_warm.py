@@ -261,37 +261,3 @@ def test_next_spare_opens_after_the_request_it_replaced(tls_files: dict[str, str
     # The request reached the server 50 ms after it left; the new spare was accepted by
     # the proxy after that (opened at once, it would have been accepted ~50 ms before).
     assert result["new"][0] > result["preload_at_server"], result
-
-
-def test_answer_is_returned_before_its_response_is_closed(server: LocalAdServer) -> None:
-    """httpx's ``aiter_raw`` closes the response before its iteration ends; the client reads
-    the transport's stream instead and closes the response afterwards, in the background."""
-    import asyncio
-
-    from kontext_widget._network import client, io_loop
-
-    order: list[str] = []
-    real_aclose = httpx.Response.aclose
-
-    async def recording_aclose(response: httpx.Response) -> None:
-        order.append("closed")
-        await real_aclose(response)
-
-    async def post_once() -> int:
-        answer = await client.post(
-            server.url + "/preload",
-            {"publisherToken": "pub-test", "messages": []},
-            client.json_headers("pub-test"),
-            10,
-        )
-        order.append("returned")
-        await asyncio.sleep(client.CLOSE_DELAY + 0.2)
-        return answer.status
-
-    httpx.Response.aclose = recording_aclose  # type: ignore[method-assign]
-    try:
-        status = io_loop.submit(post_once()).result(10)
-    finally:
-        httpx.Response.aclose = real_aclose  # type: ignore[method-assign]
-    assert status == 400  # an answer all the same (the body is not a valid /preload)
-    assert order == ["returned", "closed"]

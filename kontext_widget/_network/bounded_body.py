@@ -4,7 +4,7 @@ docs/protocol.md §13 (Bounds): a body is capped at ``MAX_RESPONSE_BYTES``
 **after** decoding. httpx's own decoders inflate each received chunk
 completely before the caller sees it, so an 825-byte answer with
 ``Content-Encoding: gzip, gzip`` grew to hundreds of MB before any size check
-could run. The client therefore reads the raw bytes (``Response.stream``)
+could run. The client therefore reads the raw bytes (``Response.aiter_raw``)
 and decodes them here, asking zlib at every step for at most what is left
 under the cap, and never more than 64 KiB: peak memory stays within a few MB
 of the cap (about 1.5 MiB measured, ``bench`` section 8) whatever the
@@ -19,7 +19,7 @@ is a body whose compressed stream is corrupt or truncated.
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 __all__ = ["ACCEPT_ENCODING", "MAX_CODINGS", "BodyRefused", "read_bounded"]
 
@@ -92,7 +92,7 @@ def _codings(header_values: Sequence[str]) -> list[str]:
 
 
 async def read_bounded(
-    raw: AsyncIterable[bytes], content_encoding: Sequence[str], limit: int
+    raw: AsyncIterator[bytes], content_encoding: Sequence[str], limit: int
 ) -> bytes:
     """The decoded body of ``raw`` (bytes as received), or ``BodyRefused``.
 

@@ -44,11 +44,6 @@ T = TypeVar("T")
 
 # An ad answer is a few KB; anything this large is a broken or hostile server.
 MAX_RESPONSE_BYTES = 1 << 20
-# Seconds a read response waits before it is closed. The answer's events go to
-# another thread, which runs only when the I/O thread releases the interpreter
-# (it does when its loop blocks); closing at once kept the loop busy and the
-# events waiting (bench/RESULTS.md section 9).
-CLOSE_DELAY = 0.002
 
 
 class RequestFailed(Exception):
@@ -84,44 +79,16 @@ async def _read_limited(response: httpx.Response) -> bytes:
     # An announced plain body over the cap is refused before a byte of it is read.
     if not encoding and length.isdigit() and int(length[:12]) > MAX_RESPONSE_BYTES:
         raise AnswerRefused(f"response refused: larger than {MAX_RESPONSE_BYTES} bytes")
-    # The raw bytes from the transport's stream (httpx maps its errors), not
-    # ``aiter_raw``: that one closes the response before its iteration ends, so the
-    # answer would wait for the connection's close (see ``_attempt``).
-    stream = response.stream
-    if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - an async client's
-        raise TypeError("the response of an AsyncClient has an async stream")
     try:
-        return await read_bounded(stream, encoding, MAX_RESPONSE_BYTES)
+        return await read_bounded(response.aiter_raw(), encoding, MAX_RESPONSE_BYTES)
     except BodyRefused as exc:
         raise AnswerRefused(f"response refused: {exc}") from None
 
 
 async def _attempt(url: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> RawResponse:
     client = _io_loop.http_client()
-    request = client.build_request("POST", url, json=body, headers=headers)
-    response = await client.send(request, stream=True)
-    try:
-        content = await _read_limited(response)
-    except BaseException:
-        await response.aclose()
-        raise
-    # The body is complete: closing the response (the connection back to the pool,
-    # or closed) is bookkeeping of several loop turns that the answer need not wait
-    # for, nor the threads its events are delivered on (see ``CLOSE_DELAY``).
-    _io_loop.loop().call_later(CLOSE_DELAY, _close_later, response)
-    return RawResponse(response.status_code, content)
-
-
-def _close_later(response: httpx.Response) -> None:
-    # The coroutine is made only now: a timer dropped with its loop leaves none unawaited.
-    _io_loop.spawn(_close(response))
-
-
-async def _close(response: httpx.Response) -> None:
-    try:
-        await response.aclose()
-    except Exception as exc:  # the answer is already in hand
-        logger.debug("kontext-widget: closing a response failed: %s", exc)
+    async with client.stream("POST", url, json=body, headers=headers) as response:
+        return RawResponse(response.status_code, await _read_limited(response))
 
 
 async def _within(seconds: float, coro: Coroutine[Any, Any, T]) -> T:
