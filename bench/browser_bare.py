@@ -73,7 +73,7 @@ from tests.browser.notebooks import (  # noqa: E402
     write_notebook,
 )
 from tests.browser.pages import CHROMIUM_ARGS  # noqa: E402
-from tests.browser.processes import isolated_env  # noqa: E402
+from tests.browser.processes import isolated_env, stop_process  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = Path(__file__).parent / "browser_bare.json"
@@ -289,13 +289,7 @@ class BareChromium:
         return cdp_evaluate(self.page_ws(), expression, wait=wait)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
 
 
 class OwnProcessAdServer:
@@ -315,9 +309,7 @@ class OwnProcessAdServer:
             raise RuntimeError(f"kontext-widget serve printed {self.url!r}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
+        stop_process(self.process)
 
 
 class InlinedCreative:

@@ -692,19 +692,7 @@ def test_an_answer_is_one_write_head_and_body_together(
         return real_send(sock, data, *args)
 
     monkeypatch.setattr(socket.socket, "send", recording_send)
-    response = httpx.post(
-        server.url + "/preload",
-        json={
-            "publisherToken": "pub-test",
-            "userId": "u",
-            "conversationId": "c",
-            "enabledPlacementCodes": ["inlineAd"],
-            "messages": [
-                {"id": "p", "role": "user", "content": "q", "createdAt": "2026-01-01T00:00:00Z"}
-            ],
-        },
-        headers={"Kontextso-Publisher-Token": "pub-test"},
-    )
+    response = httpx.post(server.url + "/preload", json=preload_body(), headers=AUTH)
     assert response.status_code == 200
     assert len(sent) == 1, [len(chunk) for chunk in sent]
     assert sent[0].startswith(b"HTTP/1.0 200") and sent[0].endswith(response.content)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -76,12 +77,11 @@ def tls_files(tmp_path: Path) -> dict[str, str]:
     return {"SSL_CERT_FILE": str(ca_file), "SERVER_PEM": str(pem)}
 
 
-def test_tls_connection_is_ready_after_idle_and_gone_after_destroy(
-    tls_files: dict[str, str],
-) -> None:
+def _run_child(script: str, tls_files: dict[str, str]) -> dict[str, Any]:
+    """Run ``script`` in a fresh interpreter trusting the test CA; its last line as JSON."""
     env = {**os.environ, **tls_files, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-c", TLS_SCRIPT],
+        [sys.executable, "-c", script],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -90,7 +90,14 @@ def test_tls_connection_is_ready_after_idle_and_gone_after_destroy(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_tls_connection_is_ready_after_idle_and_gone_after_destroy(
+    tls_files: dict[str, str],
+) -> None:
+    result = _run_child(TLS_SCRIPT, tls_files)
     # 100 ms round trip. With a ready connection: debounce + one round trip + server
     # time. A new one costs at least two more round trips (proxy connect and TLS
     # handshake), i.e. >= 310 ms, so 210 ms tells them apart with room for a busy CI.
@@ -245,18 +252,7 @@ def test_next_spare_opens_after_the_request_it_replaced(tls_files: dict[str, str
     """Opened at once, the next spare's connect and handshake would run on both ends while
     the request is sent and answered (bench/RESULTS.md section 9): it waits about as long
     as the last spare took to open (here >= 200 ms, two round trips of 100 ms)."""
-    env = {**os.environ, **tls_files, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", REOPEN_SCRIPT],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _run_child(REOPEN_SCRIPT, tls_files)
     assert len(result["new"]) == 1, result  # the spare was replaced, once
     # The request reached the server 50 ms after it left; the new spare was accepted by
     # the proxy after that (opened at once, it would have been accepted ~50 ms before).

@@ -78,6 +78,17 @@ def jupyter_env(base: Path) -> dict[str, str]:
     return env
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process`` if it still runs; kill it if it ignores that for 15 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
 @dataclass
 class ServerProcess:
     """A server process whose output goes to ``log_path``."""
@@ -137,10 +148,4 @@ class ServerProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
